@@ -1,0 +1,19 @@
+#pragma once
+
+#include "../globals.hpp"
+
+#include <CLI/CLI.hpp>
+
+namespace changetrail::cli {
+
+struct CheckOptions {
+  std::vector<std::string> paths;
+  std::string format = "text";
+  std::string output;
+  unsigned jobs = 0;
+};
+
+CLI::App* register_check(CLI::App& app, CheckOptions& options);
+int run_check(const Globals& globals, const CheckOptions& options);
+
+} // namespace changetrail::cli
