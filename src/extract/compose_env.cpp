@@ -35,16 +35,42 @@ Variables parse_dotenv(std::string_view content)
     const auto key = util::trim(line.substr(0, eq));
     auto value = util::trim(line.substr(eq + 1));
     std::string v;
+    bool literal = false;
     if (!value.empty() && (value.front() == '"' || value.front() == '\'')) {
+      // Quoted: a backslash escapes the quote (and, in double quotes, \n, \t and \\); single
+      // quotes are literal, no interpolation (Compose "env file" syntax).
       const char q = value.front();
-      const auto close = value.find(q, 1);
-      v = std::string(value.substr(1, close == std::string_view::npos ? std::string_view::npos : close - 1));
+      literal = q == '\'';
+      for (std::size_t i = 1; i < value.size(); ++i) {
+        const char c = value[i];
+        if (c == '\\' && i + 1 < value.size()) {
+          const char n = value[i + 1];
+          if (n == q || n == '\\') {
+            v += n;
+            ++i;
+            continue;
+          }
+          if (q == '"' && (n == 'n' || n == 't')) {
+            v += n == 'n' ? '\n' : '\t';
+            ++i;
+            continue;
+          }
+        }
+        if (c == q) {
+          break;
+        }
+        v += c;
+      }
     } else {
       // An unquoted value ends at " #" (an inline comment).
       if (const auto hash = value.find(" #"); hash != std::string_view::npos) {
         value = util::trim(value.substr(0, hash));
       }
       v = std::string(value);
+    }
+    // Unquoted and double-quoted values interpolate the variables defined above them.
+    if (!literal && v.find('$') != std::string::npos) {
+      v = substitute(v, vars);
     }
     vars.values.emplace_back(std::string(key), std::move(v));
   }

@@ -102,6 +102,44 @@ FileResult extract_file(const FileInput& input)
   return out;
 }
 
+void apply_kustomize_overrides(std::vector<FileResult>& results)
+{
+  struct Override {
+    std::string name; // canonical name (registry/repository) of the entry's `name`
+    std::string file;
+  };
+  std::vector<Override> overrides;
+  for (const auto& r : results) {
+    for (const auto& f : r.findings) {
+      if (f.format == "kustomize" && f.tag_source == TagSource::written && (f.image.has_tag() || f.image.has_digest())) {
+        const auto original = reference::parse(f.container); // the entry's `name`
+        if (original.valid) {
+          overrides.push_back({original.name(), r.file});
+        }
+      }
+    }
+  }
+  if (overrides.empty()) {
+    return;
+  }
+  for (auto& r : results) {
+    for (auto& f : r.findings) {
+      if (f.format == "kustomize" || !f.image.valid || f.image.has_tag() || f.image.has_digest()
+          || f.tag_source != TagSource::written) {
+        continue;
+      }
+      const auto name = f.image.name();
+      for (const auto& o : overrides) {
+        if (o.name == name) {
+          f.tag_source = TagSource::kustomize;
+          f.tag_note = o.file;
+          break;
+        }
+      }
+    }
+  }
+}
+
 void resolve_charts(std::vector<FileResult>& results)
 {
   std::vector<const HelmRepository*> repos;

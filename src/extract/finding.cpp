@@ -1,5 +1,6 @@
 #include <changetrail/extract/finding.hpp>
 
+#include <changetrail/util/json_text.hpp>
 #include <changetrail/util/strings.hpp>
 
 #include <nlohmann/json.hpp>
@@ -15,31 +16,53 @@ const char* to_string(TagSource s)
     return "chart";
   case TagSource::range:
     return "range";
+  case TagSource::kustomize:
+    return "kustomize";
   case TagSource::written:
     break;
   }
   return "written";
 }
 
+void append_json(std::string& out, const Finding& f)
+{
+  using util::append_json_string;
+  using util::append_json_string_or_null;
+  out += "{\"file\":";
+  append_json_string(out, f.file);
+  out += ",\"line\":";
+  out += std::to_string(f.line);
+  out += ",\"column\":";
+  out += std::to_string(f.column);
+  out += ",\"format\":";
+  append_json_string(out, f.format);
+  out += ",\"location\":";
+  append_json_string(out, f.location);
+  out += ",\"workload\":";
+  append_json_string_or_null(out, f.workload);
+  out += ",\"container\":";
+  append_json_string_or_null(out, f.container);
+  out += ",\"env\":";
+  append_json_string_or_null(out, f.env);
+  out += ",\"ref\":";
+  append_json_string(out, f.ref);
+  out += ",\"image\":";
+  reference::append_json(out, f.image);
+  out += ",\"tag_source\":\"";
+  out += to_string(f.tag_source);
+  out += '"';
+  if (!f.tag_note.empty()) {
+    out += ",\"tag_note\":";
+    append_json_string(out, f.tag_note);
+  }
+  out += '}';
+}
+
 void to_json(nlohmann::json& j, const Finding& f)
 {
-  const auto opt = [](const std::string& s) { return s.empty() ? nlohmann::json(nullptr) : nlohmann::json(util::sanitize_utf8(s)); };
-  j = nlohmann::json{
-    {"file", util::sanitize_utf8(f.file)},
-    {"line", f.line},
-    {"column", f.column},
-    {"format", f.format},
-    {"location", util::sanitize_utf8(f.location)},
-    {"workload", opt(f.workload)},
-    {"container", opt(f.container)},
-    {"env", opt(f.env)},
-    {"ref", util::sanitize_utf8(f.ref)},
-    {"image", f.image},
-    {"tag_source", to_string(f.tag_source)},
-  };
-  if (!f.tag_note.empty()) {
-    j["tag_note"] = util::sanitize_utf8(f.tag_note);
-  }
+  std::string text;
+  append_json(text, f);
+  j = nlohmann::json::parse(text);
 }
 
 } // namespace changetrail::extract

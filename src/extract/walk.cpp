@@ -244,6 +244,7 @@ WalkResult extract_paths(const std::vector<std::string>& paths, const WalkOption
     }
   }
   resolve_charts(results);
+  apply_kustomize_overrides(results);
   for (auto& r : results) {
     const std::string env = options.environment ? options.environment(r.rel) : std::string{};
     for (auto& f : r.findings) {

@@ -46,6 +46,31 @@ bool looks_like_reference(std::string_view s)
   return s.find_first_of("/:@") != std::string_view::npos;
 }
 
+// YAML 1.2 core schema: null, booleans, integers and floats in plain style.
+bool is_plain_non_string(std::string_view s)
+{
+  if (s.empty() || s == "~" || s == "null" || s == "Null" || s == "NULL" || s == "true" || s == "True" || s == "TRUE"
+      || s == "false" || s == "False" || s == "FALSE") {
+    return true;
+  }
+  std::size_t i = 0;
+  if (s[0] == '-' || s[0] == '+') {
+    i = 1;
+  }
+  bool digits = false;
+  bool dot = false;
+  for (; i < s.size(); ++i) {
+    if (s[i] >= '0' && s[i] <= '9') {
+      digits = true;
+    } else if (s[i] == '.' && !dot) {
+      dot = true;
+    } else {
+      return false;
+    }
+  }
+  return digits;
+}
+
 bool image_like_key(std::string_view key)
 {
   return key == "image" || (key.size() > 5 && key.ends_with("Image"));
@@ -344,14 +369,15 @@ private:
     std::string text;
     TagSource source = TagSource::written;
     std::string note;
+    // Flux's precedence: digest, then semver, then tag (OCIRepository API reference).
     if (!digest.empty()) {
       text = reference::join("", name, tag, digest);
-    } else if (!tag.empty()) {
-      text = reference::join("", name, tag, "");
     } else if (!semver.empty()) {
       text = std::string(name);
       source = TagSource::range;
       note = std::string(semver);
+    } else if (!tag.empty()) {
+      text = reference::join("", name, tag, "");
     } else {
       // Flux pulls the `latest` tag when spec.ref is absent.
       text = std::string(name);
@@ -439,13 +465,14 @@ private:
     const Mark own = values.own_mark();
     map.mode = MarkMap::Mode::fixed;
     map.fixed = m_map.apply(values.mark());
-    if (values.style() == yaml::Style::literal && !values.via_alias() && m_map.mode == MarkMap::Mode::identity) {
+    if (values.style() == yaml::Style::literal && !values.via_alias() && m_map.mode == MarkMap::Mode::identity
+        && own.line > 0) {
+      // libfyaml marks a literal block scalar at the start of its first content line.
       const auto content = m_in.content;
-      auto eol = content.find('\n', own.offset);
+      std::size_t start = own.offset;
       std::uint32_t indent = 0;
       bool found = false;
-      while (eol != std::string_view::npos && !found) {
-        const auto start = eol + 1;
+      while (start < content.size() && !found) {
         std::size_t i = start;
         while (i < content.size() && content[i] == ' ') {
           ++i;
@@ -454,12 +481,13 @@ private:
           indent = static_cast<std::uint32_t>(i - start);
           found = true;
         } else {
-          eol = content.find('\n', start);
+          const auto eol = content.find('\n', start);
+          start = eol == std::string_view::npos ? content.size() : eol + 1;
         }
       }
       if (found) {
         map.mode = MarkMap::Mode::shift;
-        map.line_base = own.line;
+        map.line_base = own.line - 1;
         map.column_base = indent;
       }
     }
@@ -553,7 +581,7 @@ private:
           path += '.';
           path += key;
           emit_lenient(child.mark(), std::string(format), located(owner, path), owner, std::string(parent_key),
-                       std::string(child.text()));
+                       std::string(child.text()), child.style());
           path.resize(size);
           continue;
         }
@@ -630,8 +658,13 @@ private:
 
   // Values and custom resources: only what parses, is a template, or was clearly meant as one.
   void emit_lenient(Mark m, std::string format, std::string location, std::string workload, std::string container,
-                    std::string text)
+                    std::string text, yaml::Style style = yaml::Style::double_quoted)
   {
+    // A plain true, null or 42 is a YAML boolean, null or number, not a string (issue 2: "whose
+    // string value parses as a reference").
+    if (style == yaml::Style::plain && is_plain_non_string(text)) {
+      return;
+    }
     auto image = reference::parse(text);
     if (!image.valid && !image.unresolved && !looks_like_reference(text)) {
       return;

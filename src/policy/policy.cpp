@@ -98,8 +98,9 @@ void Policy::check_reference(const extract::Finding& f, std::vector<Violation>& 
     out.push_back(std::move(v));
   };
   const auto& img = f.image;
+  const std::string noun = f.format == "oci-artifact" ? "artifact " : "image ";
   if (img.unresolved) {
-    add("unresolved-reference", "image " + shown(f) + " is not resolved: " + img.error);
+    add("unresolved-reference", noun + shown(f) + " is not resolved: " + img.error);
     return;
   }
   if (!img.valid) {
@@ -107,7 +108,7 @@ void Policy::check_reference(const extract::Finding& f, std::vector<Violation>& 
     return;
   }
   if (!registry_allowed(img, m_config.allowed_registries)) {
-    add("disallowed-registry", "image " + shown(f) + " comes from " + img.name() + ", which policy.allowed_registries does not allow");
+    add("disallowed-registry", noun + shown(f) + " comes from " + img.name() + ", which policy.allowed_registries does not allow");
   }
   if (img.has_digest()) {
     return; // pinned: the digest is what is pulled, whatever the tag says
@@ -118,22 +119,24 @@ void Policy::check_reference(const extract::Finding& f, std::vector<Violation>& 
     add("unpinned", "kustomize image " + shown(f) + " sets neither newTag nor digest: the base manifest's tag applies unpinned");
     return;
   case extract::TagSource::chart:
-    add("unpinned", "image " + shown(f) + " has no tag or digest in the values: the chart's default tag applies unpinned");
+    add("unpinned", noun + shown(f) + " has no tag or digest in the values: the chart's default tag applies unpinned");
     return;
+  case extract::TagSource::kustomize:
+    return; // the kustomization entry that sets the tag is checked instead
   case extract::TagSource::range:
-    add("unpinned", "artifact " + shown(f) + " follows the version range " + util::quote(f.tag_note) + " and is not pinned by digest");
+    add("unpinned", noun + shown(f) + " follows the version range " + util::quote(f.tag_note) + " and is not pinned by digest");
     return;
   case extract::TagSource::written:
     break;
   }
   if (!img.has_tag()) {
-    add("missing-tag", "image " + shown(f) + " has no tag: it means \"latest\"; pin a version and a digest");
+    add("missing-tag", noun + shown(f) + " has no tag: it means \"latest\"; pin a version and a digest");
   } else if (img.tag == "latest") {
-    add("latest-tag", "image " + shown(f) + " uses the tag \"latest\"; pin a version and a digest");
+    add("latest-tag", noun + shown(f) + " uses the tag \"latest\"; pin a version and a digest");
   } else if (std::find(m_config.mutable_tags.begin(), m_config.mutable_tags.end(), img.tag) != m_config.mutable_tags.end()) {
-    add("mutable-tag", "image " + shown(f) + " uses the mutable tag " + util::quote(img.tag) + " without a digest");
+    add("mutable-tag", noun + shown(f) + " uses the mutable tag " + util::quote(img.tag) + " without a digest");
   } else {
-    add("unpinned", "image " + shown(f) + " is not pinned by digest; the tag " + util::quote(img.tag) + " can be moved");
+    add("unpinned", noun + shown(f) + " is not pinned by digest; the tag " + util::quote(img.tag) + " can be moved");
   }
 }
 

@@ -1,5 +1,6 @@
 #include <changetrail/reference/reference.hpp>
 
+#include <changetrail/util/json_text.hpp>
 #include <changetrail/util/strings.hpp>
 
 #include <nlohmann/json.hpp>
@@ -75,7 +76,8 @@ bool is_ipv6_literal(std::string_view s)
   for (const char c : body) {
     if (c == ':') {
       ++colons;
-    } else if (!(is_digit(c) || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F') || c == '.')) {
+    } else if (!(is_digit(c) || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F'))) {
+      // distribution/reference: hex groups only (an IPv4 tail is refused, normalize_test.go)
       return false;
     }
   }
@@ -418,23 +420,51 @@ std::string Reference::familiar() const
   return out;
 }
 
+void append_json(std::string& out, const Reference& r)
+{
+  using util::append_json_string;
+  using util::append_json_string_or_null;
+  out += "{\"input\":";
+  append_json_string(out, r.input);
+  out += r.valid ? ",\"valid\":true,\"error\":null,\"registry\":" : ",\"valid\":false,\"error\":";
+  if (!r.valid) {
+    append_json_string(out, r.error);
+    out += ",\"registry\":null,\"repository\":null,\"tag\":";
+    append_json_string_or_null(out, r.tag);
+    out += ",\"digest\":";
+    append_json_string_or_null(out, r.digest);
+    out += ",\"canonical\":null,\"familiar\":null";
+  } else {
+    append_json_string(out, r.registry);
+    out += ",\"repository\":";
+    append_json_string(out, r.repository);
+    out += ",\"tag\":";
+    append_json_string_or_null(out, r.tag);
+    out += ",\"digest\":";
+    append_json_string_or_null(out, r.digest);
+    out += ",\"canonical\":";
+    append_json_string(out, r.canonical());
+    out += ",\"familiar\":";
+    append_json_string(out, r.familiar());
+  }
+  out += r.unresolved ? ",\"unresolved\":true,\"variables\":[" : ",\"unresolved\":false";
+  if (r.unresolved) {
+    for (std::size_t i = 0; i < r.variables.size(); ++i) {
+      if (i != 0) {
+        out += ',';
+      }
+      append_json_string(out, r.variables[i]);
+    }
+    out += ']';
+  }
+  out += '}';
+}
+
 void to_json(nlohmann::json& j, const Reference& r)
 {
-  j = nlohmann::json{
-    {"input", util::sanitize_utf8(r.input)},
-    {"valid", r.valid},
-    {"error", r.valid ? nlohmann::json(nullptr) : nlohmann::json(r.error)},
-    {"registry", r.valid ? nlohmann::json(r.registry) : nlohmann::json(nullptr)},
-    {"repository", r.valid ? nlohmann::json(r.repository) : nlohmann::json(nullptr)},
-    {"tag", r.tag.empty() ? nlohmann::json(nullptr) : nlohmann::json(r.tag)},
-    {"digest", r.digest.empty() ? nlohmann::json(nullptr) : nlohmann::json(r.digest)},
-    {"canonical", r.valid ? nlohmann::json(r.canonical()) : nlohmann::json(nullptr)},
-    {"familiar", r.valid ? nlohmann::json(r.familiar()) : nlohmann::json(nullptr)},
-    {"unresolved", r.unresolved},
-  };
-  if (r.unresolved) {
-    j["variables"] = r.variables;
-  }
+  std::string text;
+  append_json(text, r);
+  j = nlohmann::json::parse(text);
 }
 
 } // namespace changetrail::reference

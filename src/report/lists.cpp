@@ -13,20 +13,36 @@ std::string or_dash(const std::string& s)
   return s.empty() ? "-" : s;
 }
 
+// Writes items with their append_json, in chunks, one per line for jsonl.
 template <typename T>
 void write_json_list(std::ostream& os, ListFormat format, const std::vector<T>& items)
 {
-  if (format == ListFormat::jsonl) {
-    for (const auto& item : items) {
-      os << nlohmann::json(item).dump() << '\n';
+  const bool lines = format == ListFormat::jsonl;
+  std::string buffer;
+  buffer.reserve(1 << 16);
+  if (!lines) {
+    buffer += items.empty() ? "[" : "[\n";
+  }
+  for (std::size_t i = 0; i < items.size(); ++i) {
+    if (!lines) {
+      buffer += "  ";
     }
-    return;
+    using changetrail::extract::append_json;
+    using changetrail::reference::append_json;
+    append_json(buffer, items[i]);
+    if (!lines && i + 1 < items.size()) {
+      buffer += ',';
+    }
+    buffer += '\n';
+    if (buffer.size() > (1 << 16)) {
+      os.write(buffer.data(), static_cast<std::streamsize>(buffer.size()));
+      buffer.clear();
+    }
   }
-  nlohmann::json array = nlohmann::json::array();
-  for (const auto& item : items) {
-    array.push_back(item);
+  if (!lines) {
+    buffer += "]\n";
   }
-  os << array.dump(2) << '\n';
+  os.write(buffer.data(), static_cast<std::streamsize>(buffer.size()));
 }
 
 } // namespace

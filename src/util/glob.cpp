@@ -6,7 +6,9 @@ namespace changetrail::util {
 
 namespace {
 
-enum class Op : unsigned char { literal, any, cls, star, dstar, dstar_slash };
+// dir_entry/dir_body are "**/": zero directories (an empty step from dir_entry) or any text
+// ending in '/'. Only dir_entry may be skipped, so "**/x" never matches "ax".
+enum class Op : unsigned char { literal, any, cls, star, dstar, dir_entry, dir_body };
 
 struct Token {
   Op op;
@@ -30,14 +32,15 @@ std::vector<Token> compile(std::string_view p, bool cross)
         // "**/" : zero or more whole directories; "**" elsewhere: anything.
         const bool at_segment_start = i == 0 || p[i - 1] == '/';
         if (at_segment_start && i + 2 < p.size() && p[i + 2] == '/') {
-          out.push_back(make(Op::dstar_slash));
+          out.push_back(make(Op::dir_entry));
+          out.push_back(make(Op::dir_body));
           i += 2;
         } else {
           out.push_back(make(Op::dstar));
           ++i;
-        }
-        while (i + 1 < p.size() && p[i + 1] == '*') {
-          ++i;
+          while (i + 1 < p.size() && p[i + 1] == '*') {
+            ++i;
+          }
         }
       } else {
         out.push_back(make(cross ? Op::dstar : Op::star));
@@ -92,8 +95,13 @@ void close_over_empty(const std::vector<Token>& tokens, std::vector<char>& state
 {
   // star, dstar and dstar_slash may match the empty string: their successor is active too.
   for (std::size_t i = 0; i < tokens.size(); ++i) {
-    if (states[i] && (tokens[i].op == Op::star || tokens[i].op == Op::dstar || tokens[i].op == Op::dstar_slash)) {
+    if (!states[i]) {
+      continue;
+    }
+    if (tokens[i].op == Op::star || tokens[i].op == Op::dstar) {
       states[i + 1] = 1;
+    } else if (tokens[i].op == Op::dir_entry) {
+      states[i + 2] = 1;
     }
   }
 }
@@ -142,7 +150,13 @@ bool glob_match(std::string_view pattern, std::string_view text, bool star_cross
       case Op::dstar:
         next[i] = 1;
         break;
-      case Op::dstar_slash:
+      case Op::dir_entry:
+        next[i + 1] = 1;
+        if (c == '/') {
+          next[i + 2] = 1;
+        }
+        break;
+      case Op::dir_body:
         next[i] = 1;
         if (c == '/') {
           next[i + 1] = 1;

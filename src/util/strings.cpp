@@ -139,11 +139,16 @@ std::string quote(std::string_view s, std::size_t max)
   std::string out = "\"";
   std::size_t n = 0;
   for (const char c : s) {
-    if (n++ == max) {
+    // `max` counts bytes, but the cut never splits a UTF-8 character: continuation bytes
+    // past the limit finish the character they belong to.
+    const auto u = static_cast<unsigned char>(c);
+    const bool lead = (u & 0xC0) != 0x80;
+    const std::size_t len = u >= 0xF0 ? 4 : u >= 0xE0 ? 3 : u >= 0xC0 ? 2 : 1;
+    if (lead && n + len > max) {
       out += "...";
       break;
     }
-    const auto u = static_cast<unsigned char>(c);
+    ++n;
     if (c == '"' || c == '\\') {
       out += '\\';
       out += c;

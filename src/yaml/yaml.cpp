@@ -1,5 +1,7 @@
 #include <changetrail/yaml/yaml.hpp>
 
+#include <changetrail/util/strings.hpp>
+
 #include <libfyaml.h>
 
 #include <algorithm>
@@ -17,6 +19,7 @@ namespace {
 constexpr std::uint64_t k_min_alias_budget = 10000;
 constexpr std::uint64_t k_alias_budget_per_node = 4;
 constexpr int k_max_merge_depth = 16;
+constexpr std::size_t k_max_depth = 64;
 
 struct ParserDeleter {
   void operator()(fy_parser* p) const { fy_parser_destroy(p); }
@@ -69,9 +72,64 @@ std::string_view token_text(fy_token* token)
 
 } // namespace
 
+void set_alias_budget(Document& doc)
+{
+  doc.m_alias_budget = std::max(k_min_alias_budget, k_alias_budget_per_node * doc.m_nodes.size());
+}
+
+void check_duplicates(Document& doc, std::uint32_t index)
+{
+  const Node mapping = doc.m_nodes[index];
+  const auto key_at = [&](std::uint32_t i) -> const Node& { return doc.m_nodes[doc.m_children[mapping.first + i]]; };
+  const auto report = [&](const Node& first, const Node& second) {
+    doc.m_warnings.push_back({"duplicate key \"" + std::string(second.text) + "\" (first at line "
+                                  + std::to_string(first.mark.line) + "); the last one is used",
+                              second.mark});
+  };
+  if (mapping.count <= 32) {
+    for (std::uint32_t i = 0; i + 1 < mapping.count; i += 2) {
+      const Node& a = key_at(i);
+      if (a.kind != Kind::scalar || a.text == "<<") {
+        continue;
+      }
+      for (std::uint32_t j = i + 2; j + 1 < mapping.count; j += 2) {
+        const Node& b = key_at(j);
+        if (b.kind == Kind::scalar && a.text == b.text) {
+          report(a, b);
+        }
+      }
+    }
+    return;
+  }
+  std::unordered_map<std::string_view, std::uint32_t> seen;
+  for (std::uint32_t i = 0; i + 1 < mapping.count; i += 2) {
+    const Node& k = key_at(i);
+    if (k.kind != Kind::scalar || k.text == "<<") {
+      continue;
+    }
+    const auto [it, inserted] = seen.emplace(k.text, i);
+    if (!inserted) {
+      report(key_at(it->second), k);
+    }
+  }
+}
+
 class Builder {
 public:
-  explicit Builder(std::string_view input) : m_input(input) {}
+  Builder(std::string_view input, std::uint32_t base_line, std::uint32_t base_offset)
+    : m_input(input), m_base_line(base_line), m_base_offset(base_offset)
+  {
+  }
+
+  // Marks relative to a document slice, moved to the whole input (a mark without a token,
+  // 0:0, stays 0:0 as libfyaml gives it).
+  Mark shift(Mark m) const
+  {
+    if (m.line == 0) {
+      return m;
+    }
+    return Mark{m.line + m_base_line, m.column, m.offset + m_base_offset};
+  }
 
   void start_document(std::uint32_t index)
   {
@@ -90,11 +148,8 @@ public:
     Node n;
     n.kind = Kind::scalar;
     n.style = scalar_style(data.value);
-    n.mark = to_mark(fy_event_start_mark(e));
-    if (n.style == Style::single_quoted || n.style == Style::double_quoted) {
-      ++n.mark.column;
-      ++n.mark.offset;
-    }
+    // libfyaml's mark of a quoted scalar is already its first character after the quote.
+    n.mark = shift(to_mark(fy_event_start_mark(e)));
     n.text = keep(token_text(data.value));
     const auto index = add(n);
     if (data.anchor != nullptr) {
@@ -106,7 +161,12 @@ public:
   {
     Node n;
     n.kind = Kind::alias;
-    n.mark = to_mark(fy_event_start_mark(e));
+    n.mark = shift(to_mark(fy_event_start_mark(e)));
+    // libfyaml marks the anchor name after the '*'; the alias starts at the '*'.
+    if (n.mark.column > 1) {
+      --n.mark.column;
+      --n.mark.offset;
+    }
     n.text = keep(token_text(e->alias.anchor));
     const auto it = m_anchors.find(std::string(n.text));
     if (it == m_anchors.end()) {
@@ -117,12 +177,19 @@ public:
     add(n);
   }
 
+  // DESIGN.md: keep libfyaml's depth limit of 64 and report it as a parse error. In event mode
+  // libfyaml does not enforce it, so the builder does.
+  [[nodiscard]] std::optional<Mark> too_deep() const { return m_too_deep; }
+
   void open(fy_event* e, Kind kind, fy_token* anchor, bool flow)
   {
+    if (m_stack.size() >= k_max_depth && !m_too_deep) {
+      m_too_deep = shift(to_mark(fy_event_start_mark(e)));
+    }
     Node n;
     n.kind = kind;
     n.style = flow ? Style::flow : Style::block;
-    n.mark = to_mark(fy_event_start_mark(e));
+    n.mark = shift(to_mark(fy_event_start_mark(e)));
     const auto index = add(n);
     m_stack.push_back(Frame{index, static_cast<std::uint32_t>(m_pending.size()),
                             anchor == nullptr ? std::string{} : std::string(token_text(anchor))});
@@ -141,7 +208,7 @@ public:
     m_doc.m_children.insert(m_doc.m_children.end(), m_pending.begin() + frame.start, m_pending.end());
     m_pending.resize(frame.start);
     if (n.kind == Kind::mapping) {
-      check_duplicates(m_doc.m_nodes[frame.node]);
+      check_duplicates(m_doc, frame.node);
     }
     // Registered only when complete: an alias inside its own anchor would make a cycle.
     if (!frame.anchor.empty()) {
@@ -149,10 +216,7 @@ public:
     }
   }
 
-  void finish_document()
-  {
-    m_doc.m_alias_budget = std::max(k_min_alias_budget, k_alias_budget_per_node * m_doc.m_nodes.size());
-  }
+  void finish_document() { set_alias_budget(m_doc); }
 
 private:
   struct Frame {
@@ -188,45 +252,10 @@ private:
     return m_doc.m_arena.emplace_back(text);
   }
 
-  void check_duplicates(const Node& mapping)
-  {
-    const auto key_at = [&](std::uint32_t i) -> const Node& { return m_doc.m_nodes[m_doc.m_children[mapping.first + i]]; };
-    if (mapping.count <= 32) {
-      for (std::uint32_t i = 0; i + 1 < mapping.count; i += 2) {
-        const Node& a = key_at(i);
-        if (a.kind != Kind::scalar) {
-          continue;
-        }
-        for (std::uint32_t j = i + 2; j + 1 < mapping.count; j += 2) {
-          const Node& b = key_at(j);
-          if (b.kind == Kind::scalar && a.text == b.text && a.text != "<<") {
-            report_duplicate(a, b);
-          }
-        }
-      }
-      return;
-    }
-    std::unordered_map<std::string_view, std::uint32_t> seen;
-    for (std::uint32_t i = 0; i + 1 < mapping.count; i += 2) {
-      const Node& k = key_at(i);
-      if (k.kind != Kind::scalar || k.text == "<<") {
-        continue;
-      }
-      const auto [it, inserted] = seen.emplace(k.text, i);
-      if (!inserted) {
-        report_duplicate(key_at(it->second), k);
-      }
-    }
-  }
-
-  void report_duplicate(const Node& first, const Node& second)
-  {
-    m_doc.m_warnings.push_back({"duplicate key \"" + std::string(second.text) + "\" (first at line "
-                                    + std::to_string(first.mark.line) + "); the last one is used",
-                                second.mark});
-  }
-
+  std::optional<Mark> m_too_deep;
   std::string_view m_input;
+  std::uint32_t m_base_line = 0;
+  std::uint32_t m_base_offset = 0;
   Document m_doc;
   std::unordered_map<std::string, std::uint32_t> m_anchors;
   std::vector<Frame> m_stack;
@@ -378,38 +407,38 @@ std::vector<std::pair<Value, Value>> Value::pairs() const
   return out;
 }
 
-std::optional<ParseError> parse_stream(std::string_view input,
-                                       const std::function<void(const Document&)>& on_document)
+namespace {
+
+// Runs libfyaml over `slice` (a whole stream, or one document of it that starts at line
+// base_line + 1 and byte base_offset of the input). Document indexes continue from `next_index`.
+std::optional<ParseError> parse_libfyaml_slice(std::string_view slice, std::uint32_t base_line,
+                                               std::uint32_t base_offset, std::uint32_t& next_index,
+                                               const std::function<void(const Document&)>& on_document)
 {
   fy_parse_cfg cfg{};
   cfg.search_path = "";
-  cfg.flags = static_cast<fy_parse_cfg_flags>(FYPCF_QUIET | FYPCF_COLLECT_DIAG | FYPCF_DEFAULT_VERSION_AUTO
-                                              | FYPCF_DISABLE_RECYCLING);
+  cfg.flags = static_cast<fy_parse_cfg_flags>(FYPCF_QUIET | FYPCF_COLLECT_DIAG | FYPCF_DEFAULT_VERSION_AUTO);
   ParserPtr parser(fy_parser_create(&cfg));
   if (!parser) {
     return ParseError{"cannot create YAML parser", {}};
   }
-  if (fy_parser_set_string(parser.get(), input.data(), input.size()) != 0) {
+  if (fy_parser_set_string(parser.get(), slice.data(), slice.size()) != 0) {
     return ParseError{"cannot read YAML input", {}};
   }
   if (fy_diag* diag = fy_parser_get_diag(parser.get()); diag != nullptr) {
     fy_diag_set_collect_errors(diag, true);
   }
 
-  Builder builder(input);
-  std::uint32_t doc_index = 0;
-  bool in_document = false;
+  Builder builder(slice, base_line, base_offset);
   while (fy_event* e = fy_parser_parse(parser.get())) {
-    EventGuard guard{parser.get(), e};
+    EventGuard guard(parser.get(), e);
     switch (e->type) {
     case FYET_DOCUMENT_START:
-      builder.start_document(doc_index++);
-      in_document = true;
+      builder.start_document(next_index++);
       break;
     case FYET_DOCUMENT_END:
       builder.finish_document();
       on_document(builder.document());
-      in_document = false;
       break;
     case FYET_SCALAR:
       builder.scalar(e);
@@ -418,12 +447,10 @@ std::optional<ParseError> parse_stream(std::string_view input,
       builder.alias(e);
       break;
     case FYET_MAPPING_START:
-      builder.open(e, Kind::mapping, e->mapping_start.anchor,
-                   fy_event_get_node_style(e) == FYNS_FLOW);
+      builder.open(e, Kind::mapping, e->mapping_start.anchor, fy_event_get_node_style(e) == FYNS_FLOW);
       break;
     case FYET_SEQUENCE_START:
-      builder.open(e, Kind::sequence, e->sequence_start.anchor,
-                   fy_event_get_node_style(e) == FYNS_FLOW);
+      builder.open(e, Kind::sequence, e->sequence_start.anchor, fy_event_get_node_style(e) == FYNS_FLOW);
       break;
     case FYET_MAPPING_END:
     case FYET_SEQUENCE_END:
@@ -432,21 +459,721 @@ std::optional<ParseError> parse_stream(std::string_view input,
     default:
       break;
     }
+    if (const auto deep = builder.too_deep()) {
+      return ParseError{"Max depth (" + std::to_string(k_max_depth) + ") exceeded", *deep};
+    }
   }
-  (void)in_document;
   if (fy_parser_get_stream_error(parser.get())) {
     ParseError err{"invalid YAML", {}};
     if (fy_diag* diag = fy_parser_get_diag(parser.get()); diag != nullptr) {
       void* iter = nullptr;
       if (fy_diag_error* de = fy_diag_errors_iterate(diag, &iter); de != nullptr) {
         err.message = de->msg != nullptr ? de->msg : "invalid YAML";
-        err.mark.line = static_cast<std::uint32_t>(std::max(de->line, 0) + 1);
-        err.mark.column = static_cast<std::uint32_t>(std::max(de->column, 0) + 1);
+        // Collected diagnostics are 1-based already (unlike marks).
+        err.mark.line = static_cast<std::uint32_t>(std::max(de->line, 1)) + base_line;
+        err.mark.column = static_cast<std::uint32_t>(std::max(de->column, 1));
       }
     }
     return err;
   }
   return std::nullopt;
+}
+
+struct Line {
+  std::string_view text;   // without the line break (and a trailing \r)
+  std::uint32_t number;    // 1-based, in the whole input
+  std::uint32_t offset;    // byte offset of text[0] in the whole input
+  std::uint32_t indent;    // leading spaces; inside "- " the column of the item (virtual)
+  bool ascii;
+  bool blank;              // empty, spaces only, or a comment
+};
+
+bool is_document_marker(std::string_view t, char c)
+{
+  return t.size() >= 3 && t[0] == c && t[1] == c && t[2] == c && (t.size() == 3 || t[3] == ' ' || t[3] == '\t');
+}
+
+bool rest_after_marker_empty(std::string_view t)
+{
+  std::size_t i = 3;
+  while (i < t.size() && (t[i] == ' ' || t[i] == '\t')) {
+    ++i;
+  }
+  return i == t.size() || t[i] == '#';
+}
+
+} // namespace
+
+// The fast path: a recursive-descent reader of the block subset of YAML that real manifests use.
+// Anything outside it throws Unsupported and the document goes to libfyaml; it never guesses.
+class FastParser {
+public:
+  struct Unsupported {};
+
+  FastParser(std::vector<Line>& lines, std::size_t begin, std::size_t end, Document& doc, std::uint32_t index)
+    : m_lines(lines), m_i(begin), m_end(end), m_doc(doc)
+  {
+    m_doc.m_index = index;
+  }
+
+  // Throws Unsupported.
+  void run()
+  {
+    skip_blank();
+    if (m_i >= m_end) {
+      // An explicit empty document: libfyaml gives an empty plain scalar without a mark.
+      m_doc.m_root = add(Node{});
+      return;
+    }
+    const std::uint32_t indent = m_lines[m_i].indent;
+    m_doc.m_root = block_node(indent);
+    skip_blank();
+    if (m_i < m_end) {
+      throw Unsupported{};
+    }
+  }
+
+private:
+  void skip_blank()
+  {
+    while (m_i < m_end && m_lines[m_i].blank) {
+      ++m_i;
+    }
+  }
+  bool has_line()
+  {
+    skip_blank();
+    return m_i < m_end;
+  }
+  Line& cur() { return m_lines[m_i]; }
+  void advance() { ++m_i; }
+
+  std::uint32_t add(const Node& n)
+  {
+    const auto index = static_cast<std::uint32_t>(m_doc.m_nodes.size());
+    m_doc.m_nodes.push_back(n);
+    if (m_open > 0) {
+      m_pending.push_back(index);
+    }
+    return index;
+  }
+
+  std::uint32_t open(Kind kind, Style style, Mark mark)
+  {
+    Node n;
+    n.kind = kind;
+    n.style = style;
+    n.mark = mark;
+    const auto index = add(n);
+    ++m_open;
+    m_starts.push_back(static_cast<std::uint32_t>(m_pending.size()));
+    return index;
+  }
+
+  void close(std::uint32_t index)
+  {
+    const std::uint32_t start = m_starts.back();
+    m_starts.pop_back();
+    --m_open;
+    Node& n = m_doc.m_nodes[index];
+    n.first = static_cast<std::uint32_t>(m_doc.m_children.size());
+    n.count = static_cast<std::uint32_t>(m_pending.size() - start);
+    m_doc.m_children.insert(m_doc.m_children.end(), m_pending.begin() + start, m_pending.end());
+    m_pending.resize(start);
+    if (n.kind == Kind::mapping) {
+      check_duplicates(m_doc, index);
+    }
+  }
+
+  static Mark mark_at(const Line& l, std::size_t pos)
+  {
+    std::uint32_t column = static_cast<std::uint32_t>(pos) + 1;
+    if (!l.ascii) {
+      column = 1;
+      for (std::size_t i = 0; i < pos; ++i) {
+        if ((static_cast<unsigned char>(l.text[i]) & 0xC0) != 0x80) {
+          ++column;
+        }
+      }
+    }
+    return Mark{l.number, column, l.offset + static_cast<std::uint32_t>(pos)};
+  }
+
+  std::uint32_t scalar(const Line& l, std::size_t pos, std::string_view text, Style style)
+  {
+    Node n;
+    n.kind = Kind::scalar;
+    n.style = style;
+    n.mark = mark_at(l, pos);
+    n.text = text;
+    return add(n);
+  }
+
+  static bool seq_item(const Line& l, std::size_t p)
+  {
+    return p < l.text.size() && l.text[p] == '-' && (p + 1 == l.text.size() || l.text[p + 1] == ' ');
+  }
+
+  static bool rest_is_empty(const Line& l, std::size_t p)
+  {
+    while (p < l.text.size() && l.text[p] == ' ') {
+      ++p;
+    }
+    return p == l.text.size() || l.text[p] == '#';
+  }
+
+  static bool indicator(char c)
+  {
+    switch (c) {
+    case '&':
+    case '*':
+    case '!':
+    case '|':
+    case '>':
+    case '%':
+    case '@':
+    case '`':
+    case '\t':
+      return true;
+    default:
+      return false;
+    }
+  }
+
+  // A one-line quoted scalar starting at l.text[p] (the quote). Returns the position after the
+  // closing quote; the text goes to `out` (arena when unescaping was needed).
+  std::size_t quoted(const Line& l, std::size_t p, std::string_view& out)
+  {
+    const auto t = l.text;
+    const char q = t[p];
+    std::size_t i = p + 1;
+    bool doubled = false;
+    for (; i < t.size(); ++i) {
+      if (q == '"' && t[i] == '\\') {
+        throw Unsupported{}; // escapes: libfyaml decodes them
+      }
+      if (t[i] == q) {
+        if (q == '\'' && i + 1 < t.size() && t[i + 1] == '\'') {
+          doubled = true;
+          ++i;
+          continue;
+        }
+        break;
+      }
+    }
+    if (i >= t.size()) {
+      throw Unsupported{}; // continues on the next line
+    }
+    out = t.substr(p + 1, i - p - 1);
+    if (doubled) {
+      std::string s;
+      for (std::size_t k = 0; k < out.size(); ++k) {
+        s += out[k];
+        if (out[k] == '\'') {
+          ++k;
+        }
+      }
+      out = m_doc.m_arena.emplace_back(std::move(s));
+    }
+    return i + 1;
+  }
+
+  struct Key {
+    std::size_t pos;      // first character (after a quote)
+    std::string_view text;
+    Style style;
+    std::size_t value;    // position after ':' and spaces
+  };
+
+  // A block mapping key at l.text[p], or false when the line is not "key: ...".
+  bool find_key(const Line& l, std::size_t p, Key& k)
+  {
+    const auto t = l.text;
+    const char c = t[p];
+    if (c == '"' || c == '\'') {
+      std::string_view text;
+      std::size_t after = quoted(l, p, text);
+      std::size_t q = after;
+      while (q < t.size() && t[q] == ' ') {
+        ++q;
+      }
+      if (q < t.size() && t[q] == ':' && (q + 1 == t.size() || t[q + 1] == ' ')) {
+        k = Key{p + 1, text, c == '"' ? Style::double_quoted : Style::single_quoted, q + 1};
+      } else {
+        return false;
+      }
+    } else {
+      if (indicator(c) || c == '[' || c == '{' || c == ']' || c == '}' || c == ',' || c == '#'
+          || ((c == '?' || c == ':' || c == '-') && (p + 1 == t.size() || t[p + 1] == ' '))) {
+        if (c == '[' || c == '{') {
+          return false;
+        }
+        throw Unsupported{};
+      }
+      std::size_t j = p;
+      for (; j < t.size(); ++j) {
+        if (t[j] == ':' && (j + 1 == t.size() || t[j + 1] == ' ')) {
+          break;
+        }
+        if (t[j] == '#' && t[j - 1] == ' ') {
+          return false;
+        }
+        if (t[j] == '\t') {
+          throw Unsupported{};
+        }
+      }
+      if (j >= t.size()) {
+        return false;
+      }
+      std::size_t e = j;
+      while (e > p && t[e - 1] == ' ') {
+        --e;
+      }
+      if (e - p > 1024) {
+        throw Unsupported{}; // implicit keys are limited to 1024 characters
+      }
+      k = Key{p, t.substr(p, e - p), Style::plain, j + 1};
+    }
+    while (k.value < t.size() && t[k.value] == ' ') {
+      ++k.value;
+    }
+    return true;
+  }
+
+  // The rest of the line after a value: spaces and an optional comment.
+  static void expect_line_end(const Line& l, std::size_t p)
+  {
+    if (p < l.text.size() && l.text[p] != ' ') {
+      throw Unsupported{};
+    }
+    if (!rest_is_empty(l, p)) {
+      throw Unsupported{};
+    }
+  }
+
+  // A scalar or flow collection that fills the rest of the line from l.text[p].
+  std::uint32_t inline_value(const Line& l, std::size_t p)
+  {
+    const auto t = l.text;
+    const char c = t[p];
+    if (c == '"' || c == '\'') {
+      std::string_view text;
+      const std::size_t after = quoted(l, p, text);
+      expect_line_end(l, after);
+      return scalar(l, p + 1, text, c == '"' ? Style::double_quoted : Style::single_quoted);
+    }
+    if (c == '[' || c == '{') {
+      std::size_t q = p;
+      const auto index = flow_node(l, q);
+      expect_line_end(l, q);
+      return index;
+    }
+    if (indicator(c) || c == ']' || c == '}' || c == ',' || c == '#'
+        || ((c == '?' || c == ':' || c == '-') && (p + 1 == t.size() || t[p + 1] == ' '))) {
+      throw Unsupported{};
+    }
+    std::size_t j = p;
+    for (; j < t.size(); ++j) {
+      const char d = t[j];
+      if (d == ':' && (j + 1 == t.size() || t[j + 1] == ' ')) {
+        throw Unsupported{}; // "a: b: c": libfyaml reports the error
+      }
+      if (d == '#' && t[j - 1] == ' ') {
+        break;
+      }
+      if (d == '\t') {
+        throw Unsupported{};
+      }
+    }
+    std::size_t e = j;
+    while (e > p && t[e - 1] == ' ') {
+      --e;
+    }
+    return scalar(l, p, t.substr(p, e - p), Style::plain);
+  }
+
+  static void skip_spaces(const Line& l, std::size_t& p)
+  {
+    while (p < l.text.size() && l.text[p] == ' ') {
+      ++p;
+    }
+    if (p >= l.text.size()) {
+      throw Unsupported{}; // a flow collection continued on the next line
+    }
+  }
+
+  // One flow node at l.text[p]; p moves past it. Single-line only.
+  std::uint32_t flow_node(const Line& l, std::size_t& p)
+  {
+    if (++m_depth > 64) {
+      throw Unsupported{}; // libfyaml reports the depth limit
+    }
+    const auto t = l.text;
+    skip_spaces(l, p);
+    std::uint32_t index = 0;
+    const char c = t[p];
+    if (c == '[') {
+      index = open(Kind::sequence, Style::flow, mark_at(l, p));
+      ++p;
+      while (true) {
+        skip_spaces(l, p);
+        if (t[p] == ']') {
+          ++p;
+          break;
+        }
+        flow_node(l, p);
+        skip_spaces(l, p);
+        if (t[p] == ',') {
+          ++p;
+        } else if (t[p] != ']') {
+          throw Unsupported{};
+        }
+      }
+      close(index);
+    } else if (c == '{') {
+      index = open(Kind::mapping, Style::flow, mark_at(l, p));
+      ++p;
+      while (true) {
+        skip_spaces(l, p);
+        if (t[p] == '}') {
+          ++p;
+          break;
+        }
+        if (t[p] == '[' || t[p] == '{') {
+          throw Unsupported{}; // complex keys
+        }
+        flow_scalar(l, p, true);
+        skip_spaces(l, p);
+        if (t[p] != ':') {
+          throw Unsupported{};
+        }
+        ++p;
+        skip_spaces(l, p);
+        if (t[p] == ',' || t[p] == '}') {
+          throw Unsupported{}; // empty value: leave the details to libfyaml
+        }
+        flow_node(l, p);
+        skip_spaces(l, p);
+        if (t[p] == ',') {
+          ++p;
+        } else if (t[p] != '}') {
+          throw Unsupported{};
+        }
+      }
+      close(index);
+    } else {
+      index = flow_scalar(l, p, false);
+    }
+    --m_depth;
+    return index;
+  }
+
+  std::uint32_t flow_scalar(const Line& l, std::size_t& p, bool key)
+  {
+    const auto t = l.text;
+    const char c = t[p];
+    if (c == '"' || c == '\'') {
+      std::string_view text;
+      const std::size_t after = quoted(l, p, text);
+      const auto index = scalar(l, p + 1, text, c == '"' ? Style::double_quoted : Style::single_quoted);
+      p = after;
+      return index;
+    }
+    if (indicator(c) || c == ']' || c == '}' || c == ',' || c == '#' || c == '[' || c == '{' || c == '?' || c == ':'
+        || (c == '-' && p + 1 < t.size() && t[p + 1] == ' ')) {
+      throw Unsupported{};
+    }
+    std::size_t j = p;
+    for (; j < t.size(); ++j) {
+      const char d = t[j];
+      if (d == ',' || d == '[' || d == ']' || d == '{' || d == '}') {
+        break;
+      }
+      if (d == ':' && (j + 1 == t.size() || t[j + 1] == ' ' || t[j + 1] == ',' || t[j + 1] == '}' || t[j + 1] == ']')) {
+        if (!key) {
+          throw Unsupported{}; // a single-pair mapping inside a sequence ([a: b])
+        }
+        break;
+      }
+      if (d == '#' && t[j - 1] == ' ') {
+        throw Unsupported{};
+      }
+      if (d == '\t') {
+        throw Unsupported{};
+      }
+    }
+    std::size_t e = j;
+    while (e > p && t[e - 1] == ' ') {
+      --e;
+    }
+    if (e == p) {
+      throw Unsupported{};
+    }
+    const auto index = scalar(l, p, t.substr(p, e - p), Style::plain);
+    p = j;
+    return index;
+  }
+
+  std::uint32_t block_node(std::uint32_t indent)
+  {
+    if (++m_depth > 64) {
+      throw Unsupported{};
+    }
+    Line& l = cur();
+    const std::size_t p = indent;
+    std::uint32_t index = 0;
+    Key k;
+    if (seq_item(l, p)) {
+      index = block_sequence(indent);
+    } else if (find_key(l, p, k)) {
+      index = block_mapping(indent);
+    } else {
+      index = inline_value(l, p);
+      advance();
+      if (has_line() && cur().indent > indent) {
+        throw Unsupported{};
+      }
+    }
+    --m_depth;
+    return index;
+  }
+
+  std::uint32_t null_value() { return add(Node{}); }
+
+  std::uint32_t block_mapping(std::uint32_t indent)
+  {
+    const std::uint32_t index = open(Kind::mapping, Style::block, mark_at(cur(), indent));
+    while (has_line()) {
+      Line& l = cur();
+      if (l.indent < indent) {
+        break;
+      }
+      if (l.indent > indent || seq_item(l, indent)) {
+        throw Unsupported{};
+      }
+      Key k;
+      if (!find_key(l, indent, k)) {
+        throw Unsupported{};
+      }
+      scalar(l, k.pos, k.text, k.style);
+      if (k.value >= l.text.size() || l.text[k.value] == '#') {
+        advance();
+        if (!has_line()) {
+          null_value();
+        } else if (cur().indent > indent) {
+          block_node(cur().indent);
+        } else if (cur().indent == indent && seq_item(cur(), indent)) {
+          block_sequence(indent);
+        } else {
+          null_value();
+        }
+      } else {
+        inline_value(l, k.value);
+        advance();
+        if (has_line() && cur().indent > indent) {
+          throw Unsupported{}; // a multi-line plain scalar, or an error
+        }
+      }
+    }
+    close(index);
+    return index;
+  }
+
+  std::uint32_t block_sequence(std::uint32_t indent)
+  {
+    const std::uint32_t index = open(Kind::sequence, Style::block, mark_at(cur(), indent));
+    while (has_line()) {
+      Line& l = cur();
+      if (l.indent < indent) {
+        break;
+      }
+      if (l.indent > indent) {
+        throw Unsupported{};
+      }
+      if (!seq_item(l, indent)) {
+        break; // the next key of a mapping whose value this sequence was
+      }
+      std::size_t q = indent + 1;
+      while (q < l.text.size() && l.text[q] == ' ') {
+        ++q;
+      }
+      if (q >= l.text.size() || l.text[q] == '#') {
+        advance();
+        if (has_line() && cur().indent > indent) {
+          block_node(cur().indent);
+        } else {
+          null_value();
+        }
+        continue;
+      }
+      if (seq_item(l, q)) {
+        throw Unsupported{}; // "- - x"
+      }
+      Key k;
+      if (find_key(l, q, k)) {
+        l.indent = static_cast<std::uint32_t>(q); // the item's mapping starts inside the line
+        block_mapping(static_cast<std::uint32_t>(q));
+      } else {
+        inline_value(l, q);
+        advance();
+        if (has_line() && cur().indent > indent) {
+          throw Unsupported{};
+        }
+      }
+    }
+    close(index);
+    return index;
+  }
+
+  std::vector<Line>& m_lines;
+  std::size_t m_i;
+  std::size_t m_end;
+  Document& m_doc;
+  std::vector<std::uint32_t> m_pending;
+  std::vector<std::uint32_t> m_starts;
+  int m_open = 0;
+  int m_depth = 0;
+};
+
+namespace {
+
+bool valid_utf8_line(std::string_view s)
+{
+  return util::sanitize_utf8(s).size() == s.size() && s.find("\xEF\xBF\xBD") == std::string_view::npos;
+}
+
+// Splits the input into lines and documents (at "---" and "..." lines, which YAML forbids
+// anywhere else at the start of a line) and parses each document, fast path first.
+std::optional<ParseError> parse_documents(std::string_view input, const std::function<void(const Document&)>& on_document)
+{
+  std::vector<Line> lines;
+  lines.reserve(input.size() / 24 + 1);
+  std::size_t pos = 0;
+  std::uint32_t number = 0;
+  while (pos < input.size()) {
+    auto nl = input.find('\n', pos);
+    if (nl == std::string_view::npos) {
+      nl = input.size();
+    }
+    std::string_view text = input.substr(pos, nl - pos);
+    if (!text.empty() && text.back() == '\r') {
+      text.remove_suffix(1);
+    }
+    Line l{text, ++number, static_cast<std::uint32_t>(pos), 0, true, false};
+    bool bad = false;
+    for (const char c : text) {
+      const auto u = static_cast<unsigned char>(c);
+      if (u >= 0x80) {
+        l.ascii = false;
+      } else if ((u < 0x20 && c != '\t') || u == 0x7F) {
+        bad = true;
+      }
+    }
+    std::size_t i = 0;
+    while (i < text.size() && text[i] == ' ') {
+      ++i;
+    }
+    l.indent = static_cast<std::uint32_t>(i);
+    l.blank = i == text.size() || text[i] == '#';
+    if (bad || (!l.ascii && !valid_utf8_line(text)) || (i < text.size() && text[i] == '\t')) {
+      l.blank = false;
+      l.indent = 0xFFFFFFu; // makes the fast path refuse this document
+    }
+    lines.push_back(l);
+    pos = nl + 1;
+  }
+
+  std::optional<ParseError> first_error;
+  std::uint32_t next_index = 0;
+  const auto deliver = [&](std::size_t begin, std::size_t end, std::size_t slice_begin) {
+    Document doc;
+    bool fast = true;
+    for (std::size_t k = begin; k < end && fast; ++k) {
+      fast = lines[k].indent != 0xFFFFFFu;
+    }
+    if (fast) {
+      try {
+        FastParser(lines, begin, end, doc, next_index).run();
+      } catch (const FastParser::Unsupported&) {
+        fast = false;
+      }
+    }
+    if (fast) {
+      ++next_index;
+      set_alias_budget(doc);
+      on_document(doc);
+      return;
+    }
+    const std::size_t from = slice_begin < lines.size() ? lines[slice_begin].offset : input.size();
+    const std::size_t to = end < lines.size() ? lines[end].offset : input.size();
+    const std::uint32_t base_line = slice_begin < lines.size() ? lines[slice_begin].number - 1 : number;
+    std::uint32_t index = next_index;
+    auto err = parse_libfyaml_slice(input.substr(from, to - from), base_line, static_cast<std::uint32_t>(from), index,
+                                    on_document);
+    // An explicit document that libfyaml found empty still counts once.
+    next_index = std::max(index, next_index + 1);
+    if (err && !first_error) {
+      first_error = std::move(err);
+    }
+  };
+
+  std::size_t begin = 0;    // first line of the current document's content
+  std::size_t slice = 0;    // first line handed to libfyaml (includes a "---" line)
+  bool explicit_start = false;
+  bool has_content = false;
+  for (std::size_t k = 0; k <= lines.size(); ++k) {
+    const bool at_end = k == lines.size();
+    const bool start_marker = !at_end && is_document_marker(lines[k].text, '-');
+    const bool end_marker = !at_end && is_document_marker(lines[k].text, '.');
+    if (at_end || start_marker || end_marker) {
+      if (explicit_start || has_content) {
+        deliver(begin, k, slice);
+      }
+      if (end_marker) {
+        explicit_start = false;
+        has_content = false;
+        begin = k + 1;
+        slice = k + 1;
+        continue;
+      }
+      if (start_marker) {
+        explicit_start = true;
+        has_content = false;
+        slice = k;
+        begin = k + 1;
+        // Content after "--- " on the same line: leave the document to libfyaml.
+        if (!rest_after_marker_empty(lines[k].text)) {
+          lines[k].indent = 0xFFFFFFu;
+          lines[k].blank = false;
+          begin = k;
+        }
+      }
+      continue;
+    }
+    if (!lines[k].blank) {
+      has_content = true;
+    }
+  }
+  return first_error;
+}
+
+} // namespace
+
+std::optional<ParseError> parse_stream_libfyaml(std::string_view input,
+                                                const std::function<void(const Document&)>& on_document)
+{
+  std::uint32_t next_index = 0;
+  return parse_libfyaml_slice(input, 0, 0, next_index, on_document);
+}
+
+std::optional<ParseError> parse_stream(std::string_view input, const std::function<void(const Document&)>& on_document)
+{
+  // Directives (%YAML, %TAG) and a byte-order mark change how the whole stream reads: libfyaml.
+  const bool directives = input.starts_with('%') || input.find("\n%") != std::string_view::npos;
+  if (directives || input.starts_with("\xEF\xBB\xBF") || input.size() >= 0xFFFFFF00u) {
+    return parse_stream_libfyaml(input, on_document);
+  }
+  return parse_documents(input, on_document);
 }
 
 std::string library_version()

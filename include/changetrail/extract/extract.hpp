@@ -34,6 +34,11 @@ struct FileInput {
 // Resolves HelmRelease charts against the HelmRepositories of the same set of files.
 void resolve_charts(std::vector<FileResult>& results);
 
+// A base manifest often names an image without a tag that an overlay's kustomization `images:`
+// entry sets (newTag or digest). Such findings get TagSource::kustomize and a tag_note naming
+// the kustomization; the pinning rules apply to the kustomization entry instead.
+void apply_kustomize_overrides(std::vector<FileResult>& results);
+
 // Dockerfile and compose helpers, public for their tests and fuzz targets.
 void extract_dockerfile(std::string_view content, FileResult& out);
 void extract_yaml(const FileInput& input, FileResult& out);

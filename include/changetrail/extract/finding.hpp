@@ -16,6 +16,7 @@ enum class TagSource : std::uint8_t {
   inherited, // kustomize images entry without newTag/digest: the base manifest's tag applies
   chart,     // Helm values without a tag: the chart's appVersion applies
   range,     // a semver range (Flux OCIRepository ref.semver, HelmRelease chart version)
+  kustomize, // a base manifest's image whose tag a kustomization `images:` entry sets
 };
 
 // One image reference found in a file (DESIGN.md "finding").
@@ -76,6 +77,9 @@ struct FileResult {
 };
 
 [[nodiscard]] const char* to_string(TagSource s);
+// JSON text of the DESIGN.md `finding` object (fields in the contract's order); to_json goes
+// through it.
+void append_json(std::string& out, const Finding& f);
 void to_json(nlohmann::json& j, const Finding& f);
 
 } // namespace changetrail::extract

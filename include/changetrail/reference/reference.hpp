@@ -55,6 +55,9 @@ bool find_template_variables(std::string_view s, std::vector<std::string>* varia
 
 [[nodiscard]] bool is_valid_tag(std::string_view tag);
 
+// JSON text of the DESIGN.md `ref` object, written directly (the list outputs print tens of
+// thousands of them); to_json goes through it so there is one definition of the fields.
+void append_json(std::string& out, const Reference& r);
 void to_json(nlohmann::json& j, const Reference& r);
 
 } // namespace changetrail::reference

@@ -61,6 +61,9 @@ public:
 
 private:
   friend class Builder;
+  friend class FastParser;
+  friend void check_duplicates(Document& doc, std::uint32_t mapping);
+  friend void set_alias_budget(Document& doc);
   std::vector<Node> m_nodes;
   std::vector<std::uint32_t> m_children;
   std::deque<std::string> m_arena; // scalar text that libfyaml did not leave in the input buffer
@@ -116,10 +119,19 @@ struct ParseError {
 };
 
 // Parses a YAML stream document by document and calls `on_document` for each (documents are
-// freed after their callback, so memory is bounded by the largest document). Stops at the
-// first syntax error and returns it; the documents before it have been delivered.
+// freed after their callback, so memory is bounded by the largest document). Returns the first
+// syntax error; the documents without errors have been delivered.
+//
+// Documents in the common block subset of YAML (block and one-line flow collections, one-line
+// plain and quoted scalars, comments) are read by a fast scanner; any document that uses more
+// (anchors, tags, block scalars, multi-line scalars, directives, tabs, invalid UTF-8...) is
+// parsed by libfyaml. Both produce the same tree (tests/yaml/differential_test.cpp).
 std::optional<ParseError> parse_stream(std::string_view input,
                                        const std::function<void(const Document&)>& on_document);
+
+// libfyaml alone, for every document: the reference the fast scanner is compared against.
+std::optional<ParseError> parse_stream_libfyaml(std::string_view input,
+                                                const std::function<void(const Document&)>& on_document);
 
 // libfyaml's own version string.
 [[nodiscard]] std::string library_version();

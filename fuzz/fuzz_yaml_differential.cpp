@@ -1,0 +1,111 @@
+// yaml::parse_stream reads the common block subset of YAML with its own fast scanner and leaves
+// the rest to libfyaml; yaml.hpp promises that both build the same tree. This target holds it to
+// that on arbitrary bytes, with the comparison of tests/yaml/differential_test.cpp: documents,
+// node kinds, styles, texts, positions, children, warnings, and the line of the first error.
+#include "fuzz_check.hpp"
+
+#include <changetrail/yaml/yaml.hpp>
+
+#include <algorithm>
+#include <cstddef>
+#include <cstdint>
+#include <optional>
+#include <sstream>
+#include <string>
+#include <string_view>
+
+namespace {
+
+namespace yaml = changetrail::yaml;
+using changetrail::fuzz::show;
+
+void dump_node(std::ostringstream& os, const yaml::Document& d, std::uint32_t i, int depth)
+{
+  const yaml::Node& n = d.node(i);
+  os << std::string(static_cast<std::size_t>(depth) * 2, ' ') << static_cast<int>(n.kind) << ' '
+     << static_cast<int>(n.style) << ' ' << n.mark.line << ':' << n.mark.column << '@' << n.mark.offset << " ["
+     << show(n.text, 200) << "]";
+  if (n.kind == yaml::Kind::alias) {
+    os << " -> " << (n.target == yaml::k_none ? std::string("none") : std::to_string(n.target));
+  }
+  os << '\n';
+  if (n.kind == yaml::Kind::mapping || n.kind == yaml::Kind::sequence) {
+    for (std::uint32_t k = 0; k < n.count; ++k) {
+      dump_node(os, d, d.child(n.first + k), depth + 1);
+    }
+  }
+}
+
+struct Dump {
+  std::string documents; // every delivered document, in order
+  bool error = false;
+  std::uint32_t error_line = 0;
+};
+
+Dump dump(std::string_view input, bool fast)
+{
+  std::ostringstream os;
+  const auto on_doc = [&](const yaml::Document& d) {
+    os << "doc " << d.index() << '\n';
+    if (!d.empty()) {
+      dump_node(os, d, 0, 0);
+    }
+    for (const auto& w : d.warnings()) {
+      os << "warning " << w.mark.line << ": " << w.message << '\n';
+    }
+  };
+  Dump out;
+  std::optional<yaml::ParseError> err;
+  changetrail::fuzz::no_throw(fast ? "parse_stream" : "parse_stream_libfyaml", [&] {
+    err = fast ? yaml::parse_stream(input, on_doc) : yaml::parse_stream_libfyaml(input, on_doc);
+  });
+  out.documents = os.str();
+  if (err) {
+    out.error = true;
+    out.error_line = err->mark.line;
+  }
+  return out;
+}
+
+// The first line where two dumps differ, for the failure message.
+std::string first_difference(const std::string& a, const std::string& b)
+{
+  std::size_t i = 0;
+  while (i < a.size() && i < b.size() && a[i] == b[i]) {
+    ++i;
+  }
+  const auto line_start = [](const std::string& s, std::size_t at) {
+    const auto nl = at == 0 ? std::string::npos : s.rfind('\n', at - 1);
+    return nl == std::string::npos ? 0 : nl + 1;
+  };
+  const auto line_of = [&](const std::string& s) {
+    const auto start = line_start(s, std::min(i, s.size()));
+    const auto end = s.find('\n', start);
+    return s.substr(start, end == std::string::npos ? std::string::npos : end - start);
+  };
+  return "fast:     " + line_of(a) + "\nlibfyaml: " + line_of(b);
+}
+
+} // namespace
+
+extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size)
+{
+  const std::string_view input(reinterpret_cast<const char*>(data), size);
+  const Dump fast = dump(input, true);
+  const Dump reference = dump(input, false);
+  const std::string detail = "input " + show(input, 2000) + "\n" + first_difference(fast.documents, reference.documents)
+                             + "\n--- fast\n" + fast.documents + (fast.error ? "error at line " + std::to_string(fast.error_line) : "")
+                             + "\n--- libfyaml\n" + reference.documents
+                             + (reference.error ? "error at line " + std::to_string(reference.error_line) : "");
+  if (!reference.error) {
+    CHANGETRAIL_FUZZ_CHECK(!fast.error, detail);
+    CHANGETRAIL_FUZZ_CHECK(fast.documents == reference.documents, detail);
+    return 0;
+  }
+  // libfyaml stops at the first error; parse_stream reads each document on its own and also
+  // delivers the good documents after a bad one. The error must be the same, and what libfyaml
+  // delivered before it must be delivered identically.
+  CHANGETRAIL_FUZZ_CHECK(fast.error && fast.error_line == reference.error_line, detail);
+  CHANGETRAIL_FUZZ_CHECK(fast.documents.starts_with(reference.documents), detail);
+  return 0;
+}
