@@ -13,7 +13,8 @@ namespace {
 // parsed at all (most of a deployment repository is Services, ConfigMaps, RBAC...).
 bool may_hold_reference(std::string_view content)
 {
-  return content.find("image") != std::string_view::npos || content.find("repository") != std::string_view::npos
+  return content.find("image") != std::string_view::npos || content.find("Image") != std::string_view::npos
+         || content.find("repository") != std::string_view::npos
          || content.find("oci://") != std::string_view::npos || content.find("HelmRelease") != std::string_view::npos;
 }
 

@@ -46,6 +46,16 @@ bool looks_like_reference(std::string_view s)
   return s.find_first_of("/:@") != std::string_view::npos;
 }
 
+// A block scalar (`image: |-` or `>`) keeps line breaks and indentation that are no part of
+// the reference.
+std::string scalar_text(const Value& v)
+{
+  if (v.style() == yaml::Style::literal || v.style() == yaml::Style::folded) {
+    return std::string(util::trim(v.text()));
+  }
+  return std::string(v.text());
+}
+
 // YAML 1.2 core schema: null, booleans, integers and floats in plain style.
 bool is_plain_non_string(std::string_view s)
 {
@@ -152,7 +162,7 @@ private:
     if (!root.is_mapping()) {
       if (root.is_sequence()) {
         std::string path;
-        walk(root, path, {}, "", m_values_file ? "helm-values" : "yaml", 0);
+        walk(root, path, {}, "", m_values_file ? "helm-values" : "yaml", 0, m_values_file);
       }
       return;
     }
@@ -163,8 +173,10 @@ private:
       return;
     }
     if (kind.empty()) {
+      // Values files are read as Helm values; other data YAML (CI files, tool configs) only by
+      // their `image:` keys.
       std::string path;
-      walk(root, path, {}, "", m_values_file ? "helm-values" : "yaml", 0);
+      walk(root, path, {}, "", m_values_file ? "helm-values" : "yaml", 0, m_values_file);
       return;
     }
     object(root, 0);
@@ -262,7 +274,7 @@ private:
           continue;
         }
         emit(image.mark(), "kubernetes", workload_key + "/" + std::string(group) + "/" + name, workload_key, name,
-             std::string(image.text()), TagSource::written, {});
+             scalar_text(image), TagSource::written, {});
       }
     }
   }
@@ -314,7 +326,7 @@ private:
         continue;
       }
       const std::string name(key.text());
-      const std::string written(image.text());
+      const std::string written = scalar_text(image);
       emit_parsed(image.mark(), "compose", "services/" + name, "services/" + name, name, written,
                   reference::parse(substitute(written, m_dotenv)), TagSource::written, {});
     }
@@ -467,9 +479,11 @@ private:
     map.fixed = m_map.apply(values.mark());
     if (values.style() == yaml::Style::literal && !values.via_alias() && m_map.mode == MarkMap::Mode::identity
         && own.line > 0) {
-      // libfyaml marks a literal block scalar at the start of its first content line.
+      // A literal block scalar is marked at its first content character; its lines start at
+      // the beginning of that line.
       const auto content = m_in.content;
-      std::size_t start = own.offset;
+      const auto line_start = own.offset == 0 ? std::string_view::npos : content.rfind('\n', own.offset - 1);
+      std::size_t start = line_start == std::string_view::npos ? 0 : line_start + 1;
       std::uint32_t indent = 0;
       bool found = false;
       while (start < content.size() && !found) {
@@ -581,7 +595,7 @@ private:
           path += '.';
           path += key;
           emit_lenient(child.mark(), std::string(format), located(owner, path), owner, std::string(parent_key),
-                       std::string(child.text()), child.style());
+                       scalar_text(child), child.style());
           path.resize(size);
           continue;
         }

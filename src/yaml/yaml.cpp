@@ -148,8 +148,17 @@ public:
     Node n;
     n.kind = Kind::scalar;
     n.style = scalar_style(data.value);
-    // libfyaml's mark of a quoted scalar is already its first character after the quote.
+    // libfyaml's mark of a quoted scalar is already its first character after the quote; a
+    // block scalar (| or >) is marked at the start of its first content line: move to the text.
     n.mark = shift(to_mark(fy_event_start_mark(e)));
+    if ((n.style == Style::literal || n.style == Style::folded) && n.mark.line != 0) {
+      std::size_t at = n.mark.offset - m_base_offset;
+      while (at < m_input.size() && m_input[at] == ' ') {
+        ++at;
+        ++n.mark.column;
+        ++n.mark.offset;
+      }
+    }
     n.text = keep(token_text(data.value));
     const auto index = add(n);
     if (data.anchor != nullptr) {
@@ -265,6 +274,18 @@ private:
 Value Document::root() const
 {
   return Value(this, m_root);
+}
+
+void Document::clear()
+{
+  m_nodes.clear();
+  m_children.clear();
+  m_arena.clear();
+  m_warnings.clear();
+  m_root = k_none;
+  m_index = 0;
+  m_alias_budget = 0;
+  m_budget_exhausted = false;
 }
 
 bool Document::take_alias_budget() const
@@ -1060,15 +1081,17 @@ std::optional<ParseError> parse_documents(std::string_view input, const std::fun
       text.remove_suffix(1);
     }
     Line l{text, ++number, static_cast<std::uint32_t>(pos), 0, true, false};
-    bool bad = false;
+    // Branch-free so that the compiler vectorizes it: any byte >= 0x80, any control byte other
+    // than a tab (0x7F included).
+    unsigned high = 0;
+    unsigned control = 0;
     for (const char c : text) {
       const auto u = static_cast<unsigned char>(c);
-      if (u >= 0x80) {
-        l.ascii = false;
-      } else if ((u < 0x20 && c != '\t') || u == 0x7F) {
-        bad = true;
-      }
+      high |= u;
+      control |= static_cast<unsigned>((u < 0x20) & (u != '\t')) | static_cast<unsigned>(u == 0x7F);
     }
+    l.ascii = (high & 0x80u) == 0;
+    const bool bad = control != 0;
     std::size_t i = 0;
     while (i < text.size() && text[i] == ' ') {
       ++i;
@@ -1085,8 +1108,9 @@ std::optional<ParseError> parse_documents(std::string_view input, const std::fun
 
   std::optional<ParseError> first_error;
   std::uint32_t next_index = 0;
+  Document doc; // reused: its vectors keep their capacity from one document to the next
   const auto deliver = [&](std::size_t begin, std::size_t end, std::size_t slice_begin) {
-    Document doc;
+    doc.clear();
     bool fast = true;
     for (std::size_t k = begin; k < end && fast; ++k) {
       fast = lines[k].indent != 0xFFFFFFu;

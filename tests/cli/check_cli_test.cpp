@@ -361,7 +361,7 @@ TEST_CASE("cli::check parse-error is a warning and the other files are still che
 {
   TempDir dir;
   make_repo(dir);
-  dir.write("apps/broken.yaml", "image: nginx:1.0\n  bad indent: 1\n");
+  dir.write("apps/broken.yaml", "image: nginx:1.0\n- item\n"); // a sequence entry inside a mapping, line 2
   SECTION("alone: a warning, exit 0")
   {
     const auto c = check_json(dir);

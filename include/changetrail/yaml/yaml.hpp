@@ -57,6 +57,8 @@ public:
   // Following aliases consumes a budget; when it runs out, aliases read as missing and
   // budget_exhausted() turns true (the caller reports it).
   bool take_alias_budget() const;
+  // Empties the document, keeping the memory it had.
+  void clear();
   [[nodiscard]] bool budget_exhausted() const { return m_budget_exhausted; }
 
 private:
