@@ -188,6 +188,10 @@ std::vector<Violation> Policy::evaluate(const extract::FileResult& file) const
       if (s.reason.empty() || (s.line != v.line && s.line + 1 != v.line)) {
         continue;
       }
+      // A suppression that names an unknown rule suppresses nothing (it is reported above).
+      if (std::any_of(s.rules.begin(), s.rules.end(), [](const std::string& r) { return r != "all" && find_rule(r) == nullptr; })) {
+        continue;
+      }
       if (std::find(s.rules.begin(), s.rules.end(), v.rule) != s.rules.end()
           || std::find(s.rules.begin(), s.rules.end(), "all") != s.rules.end()) {
         v.suppressed = true;
@@ -240,7 +244,8 @@ void to_json(nlohmann::json& j, const Violation& v)
     {"column", v.column},
     {"location", v.location.empty() ? nlohmann::json(nullptr) : nlohmann::json(util::sanitize_utf8(v.location))},
     {"ref", v.ref.empty() ? nlohmann::json(nullptr) : nlohmann::json(util::sanitize_utf8(v.ref))},
-    {"env", v.env.empty() ? nlohmann::json(nullptr) : nlohmann::json(v.env)},
+    {"env", v.env.empty() ? nlohmann::json(nullptr) : nlohmann::json(util::sanitize_utf8(v.env))},
+    {"rel", util::sanitize_utf8(v.rel)},
     {"message", util::sanitize_utf8(v.message)},
   };
   if (v.suppressed) {

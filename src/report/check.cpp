@@ -47,7 +47,7 @@ void write_text(std::ostream& os, const CheckReport& r, const Style& style)
     }
     os << util::sanitize_utf8(v.message);
     if (!v.env.empty()) {
-      os << " (env " << v.env << ")";
+      os << " (env " << util::sanitize_utf8(v.env) << ")";
     }
     os << '\n';
   }
