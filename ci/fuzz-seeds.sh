@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
-# Builds the libFuzzer targets (clang, ASan, UBSan) in build-fuzz and runs each one over its seed
-# corpus in fuzz/corpus/ only: no mutation, so the run is short and deterministic. A seed that
-# crashes, leaks or breaks an invariant fails its ctest. Longer fuzzing: fuzz/README.md.
+# Builds the libFuzzer targets (clang, ASan, UBSan) in build-fuzz and runs each one over the files
+# of its corpus in fuzz/corpus/ only: no mutation, so the run is short and deterministic. Per
+# target, <target>_seeds runs the seeds and <target>_reproducers the crash-* reproducers of bugs
+# found by fuzzing; an input that crashes, leaks, hangs or breaks an invariant fails its ctest.
+# Longer fuzzing: fuzz/README.md.
 #   FUZZ_BUILD_DIR  build directory (default: build-fuzz)
 set -euo pipefail
 cd "$(dirname "$0")/.."

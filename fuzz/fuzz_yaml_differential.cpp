@@ -4,6 +4,7 @@
 // node kinds, styles, texts, positions, children, warnings, and the line of the first error.
 #include "fuzz_check.hpp"
 
+#include <changetrail/util/strings.hpp>
 #include <changetrail/yaml/yaml.hpp>
 
 #include <algorithm>
@@ -92,7 +93,17 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
 {
   const std::string_view input(reinterpret_cast<const char*>(data), size);
   const Dump fast = dump(input, true);
-  const Dump reference = dump(input, false);
+  if (changetrail::util::first_invalid_utf8_or_nul(input) != std::string_view::npos) {
+    // parse_stream refuses such input before parsing (libfyaml would stop at the bad byte
+    // silently, or loop on it in a directive): one error, no documents.
+    CHANGETRAIL_FUZZ_CHECK(fast.error && fast.documents.empty(), "input " + show(input, 2000));
+    return 0;
+  }
+  Dump reference = dump(input, false);
+  // parse_stream moves an error mark past the last line (end of input) onto the last line.
+  const auto lines = static_cast<std::uint32_t>(std::count(input.begin(), input.end(), '\n')
+                                                + (input.empty() || input.back() != '\n' ? 1 : 0));
+  reference.error_line = std::min(reference.error_line, std::max<std::uint32_t>(lines, 1));
   const std::string detail = "input " + show(input, 2000) + "\n" + first_difference(fast.documents, reference.documents)
                              + "\n--- fast\n" + fast.documents + (fast.error ? "error at line " + std::to_string(fast.error_line) : "")
                              + "\n--- libfyaml\n" + reference.documents

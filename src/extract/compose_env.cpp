@@ -20,7 +20,9 @@ const std::string* Variables::find(std::string_view name) const
 Variables parse_dotenv(std::string_view content)
 {
   Variables vars;
+  std::uint32_t number = 0;
   for (auto line : util::split(content, '\n')) {
+    ++number;
     line = util::trim(line);
     if (line.empty() || line.front() == '#') {
       continue;
@@ -70,7 +72,12 @@ Variables parse_dotenv(std::string_view content)
     }
     // Unquoted and double-quoted values interpolate the variables defined above them.
     if (!literal && v.find('$') != std::string::npos) {
-      v = substitute(v, vars);
+      try {
+        v = substitute(v, vars);
+      } catch (const ExpansionTooLarge&) {
+        vars.too_large.emplace_back(number, std::string(key));
+        continue;
+      }
     }
     vars.values.emplace_back(std::string(key), std::move(v));
   }
@@ -105,6 +112,9 @@ std::string substitute_depth(std::string_view text, const Variables& vars, int d
 {
   std::string out;
   for (std::size_t i = 0; i < text.size(); ++i) {
+    if (out.size() > k_max_expanded + text.size()) {
+      throw ExpansionTooLarge{};
+    }
     const char c = text[i];
     if (c != '$' || i + 1 >= text.size()) {
       out += c;
@@ -172,6 +182,9 @@ std::string substitute_depth(std::string_view text, const Variables& vars, int d
       continue;
     }
     out += c;
+  }
+  if (out.size() > k_max_expanded + text.size()) {
+    throw ExpansionTooLarge{};
   }
   return out;
 }

@@ -55,11 +55,16 @@ bool is_name_char(char c)
 }
 
 // Dockerfile variable expansion: $VAR, ${VAR}, ${VAR:-word}, ${VAR:+word}, ${VAR-word}, ${VAR+word}.
-// Names without a value stay as ${NAME} for the reference parser to report.
+// Names without a value stay as ${NAME} for the reference parser to report. A result longer than
+// k_max_expanded bytes more than its input throws ExpansionTooLarge: ARG A=$B$B doubling forty
+// times is 2^40 bytes.
 std::string expand(std::string_view s, const Variables& vars, char escape)
 {
   std::string out;
   for (std::size_t i = 0; i < s.size(); ++i) {
+    if (out.size() > k_max_expanded + s.size()) {
+      throw ExpansionTooLarge{};
+    }
     const char c = s[i];
     if (c == escape && i + 1 < s.size() && s[i + 1] == '$') {
       out += '$';
@@ -123,6 +128,9 @@ std::string expand(std::string_view s, const Variables& vars, char escape)
     } else {
       out += c;
     }
+  }
+  if (out.size() > k_max_expanded + s.size()) {
+    throw ExpansionTooLarge{};
   }
   return out;
 }
@@ -325,7 +333,13 @@ private:
         values.erase(std::remove_if(values.begin(), values.end(), [&](const auto& p) { return p.first == name; }),
                      values.end());
         if (eq != std::string_view::npos) {
-          values.emplace_back(std::string(name), expand(unquote(t.substr(eq + 1)), m_globals, m_escape));
+          try {
+            values.emplace_back(std::string(name), expand(unquote(t.substr(eq + 1)), m_globals, m_escape));
+          } catch (const ExpansionTooLarge&) {
+            m_out.problems.push_back({ins.line, 1, "Dockerfile: ARG " + util::quote(name, 64) +
+                                                       " expands past " + std::to_string(k_max_expanded) +
+                                                       " bytes; left unset"});
+          }
         }
       }
     } else if (keyword == "from") {
@@ -360,7 +374,16 @@ private:
     if (k + 2 < tokens.size() && util::iequals(tokens[k + 1].text, "as")) {
       alias = util::to_lower(tokens[k + 2].text);
     }
-    const std::string expanded = expand(image.text, m_globals, m_escape);
+    std::string expanded;
+    try {
+      expanded = expand(image.text, m_globals, m_escape);
+    } catch (const ExpansionTooLarge&) {
+      m_out.problems.push_back({ins.line, 1, "Dockerfile: FROM image expands past " +
+                                                 std::to_string(k_max_expanded) + " bytes; not checked"});
+      ++m_stage_count;
+      m_current_alias = alias;
+      return;
+    }
     const bool earlier_stage = is_stage(expanded);
     const auto index = m_stage_count++;
     m_current_alias = alias;
@@ -395,7 +418,14 @@ private:
         continue;
       }
       const auto value = t.substr(k_flag.size());
-      const std::string expanded = expand(value, m_globals, m_escape);
+      std::string expanded;
+      try {
+        expanded = expand(value, m_globals, m_escape);
+      } catch (const ExpansionTooLarge&) {
+        m_out.problems.push_back({ins.line, 1, "Dockerfile: COPY --from image expands past " +
+                                                   std::to_string(k_max_expanded) + " bytes; not checked"});
+        continue;
+      }
       if (expanded.empty() || is_stage(expanded)) {
         continue;
       }

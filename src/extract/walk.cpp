@@ -1,13 +1,16 @@
 #include <changetrail/extract/walk.hpp>
 
 #include <changetrail/extract/extract.hpp>
+#include <changetrail/util/file.hpp>
+
+#include <dirent.h>
+#include <sys/stat.h>
 
 #include <algorithm>
 #include <atomic>
 #include <cerrno>
 #include <cstring>
 #include <filesystem>
-#include <fstream>
 #include <thread>
 
 namespace fs = std::filesystem;
@@ -18,7 +21,7 @@ namespace {
 
 struct Candidate {
   std::string display;
-  fs::path path;
+  std::string path;
   std::string rel;
   FileKind kind;
   std::string error; // set when the walk itself failed here (unreadable directory)
@@ -73,96 +76,96 @@ public:
     if (kind == FileKind::none) {
       kind = FileKind::yaml; // named explicitly: read it as YAML (JSON is YAML too)
     }
-    m_candidates.push_back({arg, p, rel, kind, {}});
+    m_candidates.push_back({arg, arg, rel, kind, {}});
   }
 
   std::vector<Candidate>& candidates() { return m_candidates; }
 
 private:
-  void walk_directory(const fs::path& dir, const std::string& display, int depth)
+  // POSIX readdir with d_type: no stat per entry on the file systems that fill it in, and the
+  // root-relative path is built by concatenation instead of being recomputed per entry.
+  void walk_directory(const fs::path& top, const std::string& top_display, int top_depth)
   {
-    std::error_code ec;
-    fs::directory_iterator it(dir, ec);
-    if (ec) {
-      m_candidates.push_back({display, dir, relative_to(m_root, dir), FileKind::none,
-                              "cannot read directory: " + ec.message()});
+    walk_directory(top.string(), top_display, relative_to(m_root, top), top_depth);
+  }
+
+  void walk_directory(const std::string& dir, const std::string& display, const std::string& rel, int depth)
+  {
+    DIR* d = ::opendir(dir.c_str());
+    if (d == nullptr) {
+      m_candidates.push_back({display, dir, rel, FileKind::none, std::string("cannot read directory: ") + std::strerror(errno)});
       return;
     }
-    std::vector<fs::directory_entry> entries;
-    for (; it != fs::directory_iterator(); it.increment(ec)) {
-      if (ec) {
-        m_candidates.push_back({display, dir, relative_to(m_root, dir), FileKind::none,
-                                "cannot read directory: " + ec.message()});
-        break;
+    struct Entry {
+      std::string name;
+      unsigned char type;
+    };
+    std::vector<Entry> entries;
+    errno = 0;
+    while (const dirent* e = ::readdir(d)) {
+      const std::string_view name(e->d_name);
+      if (name != "." && name != "..") {
+        entries.push_back({std::string(name), e->d_type});
       }
-      entries.push_back(*it);
+      errno = 0;
     }
-    std::sort(entries.begin(), entries.end(), [](const auto& a, const auto& b) { return a.path().filename() < b.path().filename(); });
-    for (const auto& entry : entries) {
-      const std::string name = entry.path().filename().string();
-      const std::string child_display = join_display(display, name);
-      std::error_code sec;
-      const auto st = entry.symlink_status(sec);
-      if (sec || fs::is_symlink(st)) {
-        continue;
-      }
-      const std::string rel = relative_to(m_root, entry.path());
-      if (fs::is_directory(st)) {
-        if (name == ".git" || depth > 256) {
+    const int read_errno = errno;
+    ::closedir(d);
+    if (read_errno != 0) {
+      m_candidates.push_back({display, dir, rel, FileKind::none, std::string("cannot read directory: ") + std::strerror(read_errno)});
+    }
+    std::sort(entries.begin(), entries.end(), [](const Entry& a, const Entry& b) { return a.name < b.name; });
+    const bool rel_here = rel.empty() || rel == ".";
+    for (auto& entry : entries) {
+      const std::string& name = entry.name;
+      std::string path = dir.back() == '/' ? dir + name : dir + "/" + name;
+      unsigned char type = entry.type;
+      if (type == DT_UNKNOWN) {
+        struct stat st {};
+        if (::lstat(path.c_str(), &st) != 0) {
           continue;
         }
-        if (m_options.ignored && (m_options.ignored(rel) || m_options.ignored(rel + "/"))) {
-          continue;
-        }
-        walk_directory(entry.path(), child_display, depth + 1);
+        type = S_ISDIR(st.st_mode) ? DT_DIR : S_ISREG(st.st_mode) ? DT_REG : S_ISLNK(st.st_mode) ? DT_LNK : DT_FIFO;
+      }
+      if (type == DT_LNK) {
         continue;
       }
-      if (!fs::is_regular_file(st)) {
+      std::string child_rel = rel_here ? name : rel + "/" + name;
+      if (type == DT_DIR) {
+        if (name == ".git") {
+          continue;
+        }
+        if (m_options.ignored && (m_options.ignored(child_rel) || m_options.ignored(child_rel + "/"))) {
+          continue;
+        }
+        const std::string child_display = join_display(display, name);
+        if (depth >= k_max_depth) {
+          m_candidates.push_back({child_display, std::move(path), std::move(child_rel), FileKind::none,
+                                  "directories nested deeper than " + std::to_string(k_max_depth) + " levels; not walked"});
+          continue;
+        }
+        walk_directory(path, child_display, child_rel, depth + 1);
+        continue;
+      }
+      if (type != DT_REG) {
         continue;
       }
       const auto kind = classify(name);
       if (kind == FileKind::none) {
         continue;
       }
-      if (m_options.ignored && m_options.ignored(rel)) {
+      if (m_options.ignored && m_options.ignored(child_rel)) {
         continue;
       }
-      m_candidates.push_back({child_display, entry.path(), rel, kind, {}});
+      m_candidates.push_back({join_display(display, name), std::move(path), std::move(child_rel), kind, {}});
     }
   }
 
+  static constexpr int k_max_depth = 256;
   const WalkOptions& m_options;
   fs::path m_root;
   std::vector<Candidate> m_candidates;
 };
-
-bool read_file(const fs::path& p, std::uintmax_t limit, std::string& out, std::string& error)
-{
-  std::ifstream in(p, std::ios::binary);
-  if (!in) {
-    error = std::string("cannot read: ") + std::strerror(errno);
-    return false;
-  }
-  in.seekg(0, std::ios::end);
-  const auto size = in.tellg();
-  if (size < 0) {
-    error = "cannot read: not a seekable file";
-    return false;
-  }
-  if (static_cast<std::uintmax_t>(size) > limit) {
-    error = "file is " + std::to_string(static_cast<std::uintmax_t>(size) >> 20) + " MiB, over the "
-            + std::to_string(limit >> 20) + " MiB limit; not read";
-    return false;
-  }
-  out.resize(static_cast<std::size_t>(size));
-  in.seekg(0);
-  in.read(out.data(), size);
-  if (!in) {
-    error = std::string("cannot read: ") + std::strerror(errno);
-    return false;
-  }
-  return true;
-}
 
 FileResult process(const Candidate& c, const WalkOptions& options)
 {
@@ -176,7 +179,7 @@ FileResult process(const Candidate& c, const WalkOptions& options)
   }
   std::string content;
   std::string error;
-  if (!read_file(c.path, options.max_file_size, content, error)) {
+  if (!util::read_regular_file(c.path, options.max_file_size, content, error)) {
     result.file = c.display;
     result.rel = c.rel;
     result.checked = true;
@@ -188,12 +191,12 @@ FileResult process(const Candidate& c, const WalkOptions& options)
   input.rel = c.rel;
   input.content = content;
   input.kind = c.kind;
-  const fs::path dotenv = c.path.parent_path() / ".env";
-  input.read_dotenv = [&dotenv, &options]() -> std::optional<std::string> {
+  input.read_dotenv = [&c, &options]() -> std::optional<std::string> {
+    const auto slash = c.path.rfind('/');
+    const std::string dotenv = slash == std::string::npos ? std::string(".env") : c.path.substr(0, slash + 1) + ".env";
     std::string text;
     std::string err;
-    std::error_code ec;
-    if (!fs::is_regular_file(dotenv, ec) || !read_file(dotenv, std::min<std::uintmax_t>(options.max_file_size, 1u << 20), text, err)) {
+    if (!util::read_regular_file(dotenv, std::min<std::uintmax_t>(options.max_file_size, 1u << 20), text, err)) {
       return std::nullopt;
     }
     return text;

@@ -317,6 +317,11 @@ private:
       if (m_in.read_dotenv) {
         if (auto text = m_in.read_dotenv()) {
           m_dotenv = parse_dotenv(*text);
+          for (const auto& [line, name] : m_dotenv.too_large) {
+            m_out.problems.push_back({services.mark().line, services.mark().column,
+                                      ".env:" + std::to_string(line) + ": " + util::quote(name, 64) + " expands past " +
+                                          std::to_string(k_max_expanded) + " bytes; left unset"});
+          }
         }
       }
     }
@@ -327,8 +332,17 @@ private:
       }
       const std::string name(key.text());
       const std::string written = scalar_text(image);
+      std::string substituted;
+      try {
+        substituted = substitute(written, m_dotenv);
+      } catch (const ExpansionTooLarge&) {
+        m_out.problems.push_back({image.mark().line, image.mark().column,
+                                  "compose: image of service " + util::quote(name, 64) + " expands past " +
+                                      std::to_string(k_max_expanded) + " bytes; not checked"});
+        continue;
+      }
       emit_parsed(image.mark(), "compose", "services/" + name, "services/" + name, name, written,
-                  reference::parse(substitute(written, m_dotenv)), TagSource::written, {});
+                  reference::parse(substituted), TagSource::written, {});
     }
   }
 

@@ -2,6 +2,7 @@
 
 #include <changetrail/policy/policy.hpp>
 #include <changetrail/util/error.hpp>
+#include <changetrail/util/file.hpp>
 #include <changetrail/util/glob.hpp>
 #include <changetrail/util/strings.hpp>
 #include <changetrail/yaml/yaml.hpp>
@@ -227,15 +228,10 @@ Config parse_config(std::string_view content, std::string_view file_name)
 
 Config load_config(const std::string& path)
 {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) {
-    throw util::InputError(path + ": cannot read configuration: " + std::strerror(errno));
-  }
-  std::ostringstream ss;
-  ss << in.rdbuf();
-  const std::string content = ss.str();
-  if (content.size() > (1u << 20)) {
-    throw util::InputError(path + ": configuration larger than 1 MiB");
+  std::string content;
+  std::string error;
+  if (!util::read_regular_file(path, 1u << 20, content, error)) {
+    throw util::InputError(path + ": configuration: " + error);
   }
   Config c = parse_config(content, path);
   c.root = fs::path(path).parent_path().string();

@@ -1,5 +1,7 @@
 #include <changetrail/util/strings.hpp>
 
+#include <cstring>
+
 #include <cstdio>
 
 namespace changetrail::util {
@@ -132,6 +134,38 @@ std::string sanitize_utf8(std::string_view s)
     }
   }
   return out;
+}
+
+std::size_t first_invalid_utf8_or_nul(std::string_view s)
+{
+  constexpr std::uint64_t k_high = 0x8080808080808080ull;
+  constexpr std::uint64_t k_ones = 0x0101010101010101ull;
+  std::size_t i = 0;
+  while (i < s.size()) {
+    if (i + 8 <= s.size()) {
+      std::uint64_t w = 0;
+      std::memcpy(&w, s.data() + i, 8);
+      // No byte >= 0x80 and no zero byte (the classic has-zero-byte test).
+      if ((w & k_high) == 0 && ((w - k_ones) & ~w & k_high) == 0) {
+        i += 8;
+        continue;
+      }
+    }
+    const auto u = static_cast<unsigned char>(s[i]);
+    if (u == 0) {
+      return i;
+    }
+    if (u < 0x80) {
+      ++i;
+      continue;
+    }
+    const auto len = utf8_sequence(s, i);
+    if (len == 0) {
+      return i;
+    }
+    i += len;
+  }
+  return std::string_view::npos;
 }
 
 std::string quote(std::string_view s, std::size_t max)

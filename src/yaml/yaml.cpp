@@ -26,6 +26,10 @@ struct ParserDeleter {
 };
 using ParserPtr = std::unique_ptr<fy_parser, ParserDeleter>;
 
+struct DiagDeleter {
+  void operator()(fy_diag* d) const { fy_diag_unref(d); }
+};
+
 struct EventGuard {
   fy_parser* parser;
   fy_event* event;
@@ -80,15 +84,16 @@ void set_alias_budget(Document& doc)
 void check_duplicates(Document& doc, std::uint32_t index)
 {
   const Node mapping = doc.m_nodes[index];
-  const auto key_at = [&](std::uint32_t i) -> const Node& { return doc.m_nodes[doc.m_children[mapping.first + i]]; };
-  const auto report = [&](const Node& first, const Node& second) {
+  const auto key_at = [&](std::uint32_t i) -> Node& { return doc.m_nodes[doc.m_children[mapping.first + i]]; };
+  const auto report = [&](Node& first, const Node& second) {
+    first.shadowed = true;
     doc.m_warnings.push_back({"duplicate key \"" + std::string(second.text) + "\" (first at line "
                                   + std::to_string(first.mark.line) + "); the last one is used",
                               second.mark});
   };
   if (mapping.count <= 32) {
     for (std::uint32_t i = 0; i + 1 < mapping.count; i += 2) {
-      const Node& a = key_at(i);
+      Node& a = key_at(i);
       if (a.kind != Kind::scalar || a.text == "<<") {
         continue;
       }
@@ -96,6 +101,7 @@ void check_duplicates(Document& doc, std::uint32_t index)
         const Node& b = key_at(j);
         if (b.kind == Kind::scalar && a.text == b.text) {
           report(a, b);
+          break; // b, if repeated again, is reported when the outer loop reaches it
         }
       }
     }
@@ -110,6 +116,7 @@ void check_duplicates(Document& doc, std::uint32_t index)
     const auto [it, inserted] = seen.emplace(k.text, i);
     if (!inserted) {
       report(key_at(it->second), k);
+      it->second = i;
     }
   }
 }
@@ -398,7 +405,7 @@ void Value::collect_pairs(std::vector<std::pair<Value, Value>>& out, int depth) 
       }
       continue;
     }
-    if (k) {
+    if (k && !k.node().shadowed) {
       out.emplace_back(k, v);
     }
   }
@@ -446,8 +453,10 @@ std::optional<ParseError> parse_libfyaml_slice(std::string_view slice, std::uint
   if (fy_parser_set_string(parser.get(), slice.data(), slice.size()) != 0) {
     return ParseError{"cannot read YAML input", {}};
   }
-  if (fy_diag* diag = fy_parser_get_diag(parser.get()); diag != nullptr) {
-    fy_diag_set_collect_errors(diag, true);
+  // fy_parser_get_diag takes a reference that the caller must drop.
+  const std::unique_ptr<fy_diag, DiagDeleter> diag(fy_parser_get_diag(parser.get()));
+  if (diag) {
+    fy_diag_set_collect_errors(diag.get(), true);
   }
 
   Builder builder(slice, base_line, base_offset);
@@ -486,9 +495,9 @@ std::optional<ParseError> parse_libfyaml_slice(std::string_view slice, std::uint
   }
   if (fy_parser_get_stream_error(parser.get())) {
     ParseError err{"invalid YAML", {}};
-    if (fy_diag* diag = fy_parser_get_diag(parser.get()); diag != nullptr) {
+    if (diag) {
       void* iter = nullptr;
-      if (fy_diag_error* de = fy_diag_errors_iterate(diag, &iter); de != nullptr) {
+      if (fy_diag_error* de = fy_diag_errors_iterate(diag.get(), &iter); de != nullptr) {
         err.message = de->msg != nullptr ? de->msg : "invalid YAML";
         // Collected diagnostics are 1-based already (unlike marks).
         err.mark.line = static_cast<std::uint32_t>(std::max(de->line, 1)) + base_line;
@@ -1058,11 +1067,6 @@ private:
 
 namespace {
 
-bool valid_utf8_line(std::string_view s)
-{
-  return util::sanitize_utf8(s).size() == s.size() && s.find("\xEF\xBF\xBD") == std::string_view::npos;
-}
-
 // Splits the input into lines and documents (at "---" and "..." lines, which YAML forbids
 // anywhere else at the start of a line) and parses each document, fast path first.
 std::optional<ParseError> parse_documents(std::string_view input, const std::function<void(const Document&)>& on_document)
@@ -1098,7 +1102,8 @@ std::optional<ParseError> parse_documents(std::string_view input, const std::fun
     }
     l.indent = static_cast<std::uint32_t>(i);
     l.blank = i == text.size() || text[i] == '#';
-    if (bad || (!l.ascii && !valid_utf8_line(text)) || (i < text.size() && text[i] == '\t')) {
+    // (UTF-8 was checked for the whole input by parse_stream.)
+    if (bad || (i < text.size() && text[i] == '\t')) {
       l.blank = false;
       l.indent = 0xFFFFFFu; // makes the fast path refuse this document
     }
@@ -1190,7 +1195,10 @@ std::optional<ParseError> parse_stream_libfyaml(std::string_view input,
   return parse_libfyaml_slice(input, 0, 0, next_index, on_document);
 }
 
-std::optional<ParseError> parse_stream(std::string_view input, const std::function<void(const Document&)>& on_document)
+namespace {
+
+std::optional<ParseError> parse_stream_checked(std::string_view input,
+                                               const std::function<void(const Document&)>& on_document)
 {
   // Directives (%YAML, %TAG) and a byte-order mark change how the whole stream reads: libfyaml.
   const bool directives = input.starts_with('%') || input.find("\n%") != std::string_view::npos;
@@ -1198,6 +1206,49 @@ std::optional<ParseError> parse_stream(std::string_view input, const std::functi
     return parse_stream_libfyaml(input, on_document);
   }
   return parse_documents(input, on_document);
+}
+
+} // namespace
+
+std::optional<ParseError> parse_stream(std::string_view input, const std::function<void(const Document&)>& on_document)
+{
+  // YAML is Unicode text without NUL. libfyaml ends the stream silently at a NUL or a bad byte
+  // (everything after it would be dropped without a word) and can loop on a bad byte in a
+  // directive, so the encoding is checked here, first.
+  if (const auto bad = util::first_invalid_utf8_or_nul(input); bad != std::string_view::npos) {
+    const auto line_start = input.rfind('\n', bad == 0 ? std::string_view::npos : bad - 1);
+    const std::size_t from = line_start == std::string_view::npos || bad == 0 ? 0 : line_start + 1;
+    Mark m;
+    m.line = static_cast<std::uint32_t>(std::count(input.begin(), input.begin() + static_cast<std::ptrdiff_t>(from), '\n')) + 1;
+    m.column = util::utf8_length(input.substr(from, bad - from)) + 1;
+    m.offset = static_cast<std::uint32_t>(std::min<std::size_t>(bad, 0xFFFFFFFFu));
+    char byte[8];
+    std::snprintf(byte, sizeof byte, "0x%02X", static_cast<unsigned char>(input[bad]));
+    return ParseError{input[bad] == '\0' ? std::string("NUL byte (not allowed in YAML)")
+                                          : std::string("invalid UTF-8 byte ") + byte,
+                      m};
+  }
+  auto err = parse_stream_checked(input, on_document);
+  if (err && err->mark.line > 0) {
+    // Errors found at the end of input (an unclosed flow collection) carry a mark one line past
+    // the last; an editor cannot go there.
+    std::uint32_t last = static_cast<std::uint32_t>(std::count(input.begin(), input.end(), '\n'));
+    if (input.empty() || input.back() != '\n') {
+      ++last;
+    }
+    last = std::max<std::uint32_t>(last, 1);
+    if (err->mark.line > last) {
+      err->mark.line = last;
+      const auto nl = input.size() >= 2 ? input.rfind('\n', input.size() - 2) : std::string_view::npos;
+      const auto start = nl == std::string_view::npos ? 0 : nl + 1;
+      auto text = input.substr(start);
+      if (!text.empty() && text.back() == '\n') {
+        text.remove_suffix(1);
+      }
+      err->mark.column = std::max<std::uint32_t>(1, std::min(err->mark.column, util::utf8_length(text) + 1));
+    }
+  }
+  return err;
 }
 
 std::string library_version()

@@ -1,8 +1,7 @@
 // docker-compose (issue 2 §3.5): services.*.image with interpolation from the `.env` beside the
 // file, as the Compose specification ("Interpolation") and docs.docker.com/compose/env-file/
 // define it; what stays unresolved is reported with the variable names.
-#include <changetrail/extract/extract.hpp>
-#include <changetrail/extract/walk.hpp>
+#include "extract_helpers.hpp"
 
 #include "support/support.hpp"
 
@@ -14,46 +13,9 @@
 #include <vector>
 
 using namespace changetrail::extract;
+using namespace changetrail::test;
 
 namespace {
-
-std::string text(std::string_view s)
-{
-  if (!s.empty() && s.front() == '\n') {
-    s.remove_prefix(1);
-  }
-  return std::string(s);
-}
-
-FileResult extract(const std::string& content, std::string_view rel, std::optional<std::string> dotenv)
-{
-  FileInput in;
-  in.file = rel;
-  in.rel = rel;
-  in.content = content;
-  in.kind = classify(rel);
-  in.read_dotenv = [dotenv]() { return dotenv; };
-  return extract_file(in);
-}
-
-const Finding* by_location(const FileResult& r, std::string_view location)
-{
-  for (const auto& f : r.findings) {
-    if (f.location == location) {
-      return &f;
-    }
-  }
-  return nullptr;
-}
-
-std::string describe(const FileResult& r)
-{
-  std::string out;
-  for (const auto& f : r.findings) {
-    out += f.location + " " + f.ref + " -> " + (f.image.valid ? f.image.canonical() : "invalid: " + f.image.error) + "\n";
-  }
-  return out;
-}
 
 std::string value_of(const Variables& vars, std::string_view name)
 {
@@ -113,84 +75,65 @@ TEST_CASE("compose: services image with interpolation from .env", "[extract][com
 
   SECTION("${VAR}: the reference as written, the image substituted")
   {
-    const auto* f = by_location(r, "services/web");
-    REQUIRE(f != nullptr);
-    CHECK(f->workload == "services/web");
-    CHECK(f->container == "web");
-    CHECK(f->ref == "${REGISTRY}/web:${TAG}");
-    CHECK(f->image.valid);
-    CHECK_FALSE(f->image.unresolved);
-    CHECK(f->image.registry == "ghcr.io");
-    CHECK(f->image.repository == "acme/web");
-    CHECK(f->image.tag == "1.4.2");
-    CHECK(f->line == 3);
-    CHECK(f->column == 12);
+    const auto& f = check_position(r, "services/web", 3, 12);
+    CHECK(f.workload == "services/web");
+    CHECK(f.container == "web");
+    CHECK(f.ref == "${REGISTRY}/web:${TAG}");
+    CHECK(f.image.valid);
+    CHECK_FALSE(f.image.unresolved);
+    CHECK(f.image.registry == "ghcr.io");
+    CHECK(f.image.repository == "acme/web");
+    CHECK(f.image.tag == "1.4.2");
   }
   SECTION("$VAR, quoted")
   {
-    const auto* f = by_location(r, "services/api");
-    REQUIRE(f != nullptr);
-    CHECK(f->ref == "$REGISTRY/api:$TAG");
-    CHECK(f->image.canonical() == "ghcr.io/acme/api:1.4.2");
-    CHECK(f->line == 5);
-    CHECK(f->column == 13);
+    const auto& f = check_position(r, "services/api", 5, 13);
+    CHECK(f.ref == "$REGISTRY/api:$TAG");
+    CHECK(f.image.canonical() == "ghcr.io/acme/api:1.4.2");
   }
-  SECTION("${VAR:-default} with VAR unset")
-  {
-    const auto* f = by_location(r, "services/worker");
-    REQUIRE(f != nullptr);
-    CHECK(f->image.canonical() == "ghcr.io/acme/worker:0.9.0");
-  }
-  SECTION("${VAR:-default} with VAR set but empty takes the default")
-  {
-    const auto* f = by_location(r, "services/cron");
-    REQUIRE(f != nullptr);
-    CHECK(f->image.canonical() == "ghcr.io/acme/cron:1.0.0");
+  // Defaults: the service, and the image its default gives.
+  struct Defaulted {
+    const char* what;
+    const char* location;
+    const char* canonical;
+  };
+  const std::vector<Defaulted> defaulted = {
+    {"${VAR:-default} with VAR unset", "services/worker", "ghcr.io/acme/worker:0.9.0"},
+    {"${VAR:-default} with VAR set but empty takes the default", "services/cron", "ghcr.io/acme/cron:1.0.0"},
+    {"${VAR-default} with VAR unset takes the default", "services/queue", "ghcr.io/acme/queue:3.0.0"},
+    {"nested defaults: the inner variable is set", "services/nested", "ghcr.io/acme/nested:1.4.2"},
+    {"nested defaults: the innermost default", "services/deeper", "ghcr.io/acme/deeper:5.0.0"},
+  };
+  for (const auto& c : defaulted) {
+    DYNAMIC_SECTION(c.what)
+    {
+      const auto& f = require_location(r, c.location);
+      CHECK(f.image.canonical() == c.canonical);
+    }
   }
   SECTION("${VAR-default} with VAR set but empty keeps the empty value")
   {
-    const auto* f = by_location(r, "services/batch");
-    REQUIRE(f != nullptr);
-    CHECK(f->image.valid);
-    CHECK(f->image.canonical() == "ghcr.io/acme/batch");
-    CHECK(f->image.tag.empty());
-  }
-  SECTION("${VAR-default} with VAR unset takes the default")
-  {
-    const auto* f = by_location(r, "services/queue");
-    REQUIRE(f != nullptr);
-    CHECK(f->image.canonical() == "ghcr.io/acme/queue:3.0.0");
-  }
-  SECTION("nested defaults")
-  {
-    const auto* nested = by_location(r, "services/nested");
-    REQUIRE(nested != nullptr);
-    CHECK(nested->image.canonical() == "ghcr.io/acme/nested:1.4.2");
-    const auto* deeper = by_location(r, "services/deeper");
-    REQUIRE(deeper != nullptr);
-    CHECK(deeper->image.canonical() == "ghcr.io/acme/deeper:5.0.0");
+    const auto& f = require_location(r, "services/batch");
+    CHECK(f.image.valid);
+    CHECK(f.image.canonical() == "ghcr.io/acme/batch");
+    CHECK(f.image.tag.empty());
   }
   SECTION("unresolved variables are reported by name")
   {
-    const auto* db = by_location(r, "services/db");
-    REQUIRE(db != nullptr);
-    CHECK(db->ref == "postgres:${DB_TAG}");
-    CHECK_FALSE(db->image.valid);
-    CHECK(db->image.unresolved);
-    CHECK(db->image.variables == std::vector<std::string>{"DB_TAG"});
-    CHECK(db->line == 19);
-    CHECK(db->column == 12);
+    const auto& db = check_position(r, "services/db", 19, 12);
+    CHECK(db.ref == "postgres:${DB_TAG}");
+    CHECK_FALSE(db.image.valid);
+    CHECK(db.image.unresolved);
+    CHECK(db.image.variables == std::vector<std::string>{"DB_TAG"});
 
-    const auto* cache = by_location(r, "services/cache");
-    REQUIRE(cache != nullptr);
-    CHECK(cache->image.unresolved);
+    const auto& cache = require_location(r, "services/cache");
+    CHECK(cache.image.unresolved);
     // CACHE_TAG had a default; only the registry stays unknown.
-    CHECK(cache->image.variables == std::vector<std::string>{"CACHE_REGISTRY"});
+    CHECK(cache.image.variables == std::vector<std::string>{"CACHE_REGISTRY"});
 
-    const auto* required = by_location(r, "services/required");
-    REQUIRE(required != nullptr);
-    CHECK(required->image.unresolved);
-    CHECK(required->image.variables == std::vector<std::string>{"REQUIRED_TAG"});
+    const auto& required = require_location(r, "services/required");
+    CHECK(required.image.unresolved);
+    CHECK(required.image.variables == std::vector<std::string>{"REQUIRED_TAG"});
   }
   SECTION("a service without image is not a finding")
   {
@@ -202,14 +145,12 @@ TEST_CASE("compose: without a .env every variable without a default is unresolve
 {
   const auto r = extract(k_compose, "docker-compose.yml", std::nullopt);
   INFO(describe(r));
-  const auto* web = by_location(r, "services/web");
-  REQUIRE(web != nullptr);
-  CHECK(web->image.unresolved);
-  CHECK(web->image.variables == std::vector<std::string>{"REGISTRY", "TAG"});
-  const auto* deeper = by_location(r, "services/deeper");
-  REQUIRE(deeper != nullptr);
-  CHECK(deeper->image.unresolved);
-  CHECK(deeper->image.variables == std::vector<std::string>{"REGISTRY"});
+  const auto& web = require_location(r, "services/web");
+  CHECK(web.image.unresolved);
+  CHECK(web.image.variables == std::vector<std::string>{"REGISTRY", "TAG"});
+  const auto& deeper = require_location(r, "services/deeper");
+  CHECK(deeper.image.unresolved);
+  CHECK(deeper.image.variables == std::vector<std::string>{"REGISTRY"});
 }
 
 TEST_CASE("compose: .env values are interpolated themselves; single-quoted ones are literal", "[extract][compose]")
@@ -262,17 +203,11 @@ services:
   INFO(describe(r));
   // Only services are read: the x- extension itself is no service.
   REQUIRE(r.findings.size() == 2);
-  const auto* a = by_location(r, "services/a");
-  REQUIRE(a != nullptr);
-  CHECK(a->image.canonical() == "ghcr.io/acme/common:1.0.0");
   // Reached through the alias: reported at the alias.
-  CHECK(a->line == 6);
-  CHECK(a->column == 9);
-  const auto* b = by_location(r, "services/b");
-  REQUIRE(b != nullptr);
-  CHECK(b->image.canonical() == "ghcr.io/acme/b:2.0.0");
-  CHECK(b->line == 9);
-  CHECK(b->column == 12);
+  const auto& a = check_position(r, "services/a", 6, 9);
+  CHECK(a.image.canonical() == "ghcr.io/acme/common:1.0.0");
+  const auto& b = check_position(r, "services/b", 9, 12);
+  CHECK(b.image.canonical() == "ghcr.io/acme/b:2.0.0");
 }
 
 TEST_CASE("compose: substitute", "[extract][compose]")
@@ -361,31 +296,14 @@ TEST_CASE("compose: extract_paths reads the .env beside each compose file", "[ex
   dir.write("other/.env", "TAG=9.9.9\n");
   dir.write("other/compose.yml", "services:\n  other:\n    image: ghcr.io/acme/other:${TAG}\n");
 
-  WalkOptions options;
-  options.root = dir.path().string();
-  options.threads = 2;
-  const auto result = extract_paths({dir.path().string()}, options);
+  const auto result = extract_tree(dir.path(), 2);
   CHECK(result.errors.empty());
-  const auto find = [&](std::string_view location) -> const Finding* {
-    for (const auto& file : result.files) {
-      for (const auto& f : file.findings) {
-        if (f.location == location) {
-          return &f;
-        }
-      }
-    }
-    return nullptr;
-  };
-  const auto* web = find("services/web");
-  REQUIRE(web != nullptr);
-  CHECK(web->image.canonical() == "ghcr.io/acme/web:1.4.2");
-  CHECK(web->line == 3);
-  CHECK(web->column == 12);
-  const auto* tool = find("services/tool");
-  REQUIRE(tool != nullptr);
-  CHECK(tool->image.unresolved);
-  CHECK(tool->image.variables == std::vector<std::string>{"TAG"});
-  const auto* other = find("services/other");
-  REQUIRE(other != nullptr);
-  CHECK(other->image.canonical() == "ghcr.io/acme/other:9.9.9");
+  INFO(describe(result.files));
+  const auto& web = check_position(result.files, "services/web", 3, 12);
+  CHECK(web.image.canonical() == "ghcr.io/acme/web:1.4.2");
+  const auto& tool = require_location(result.files, "services/tool");
+  CHECK(tool.image.unresolved);
+  CHECK(tool.image.variables == std::vector<std::string>{"TAG"});
+  const auto& other = require_location(result.files, "services/other");
+  CHECK(other.image.canonical() == "ghcr.io/acme/other:9.9.9");
 }

@@ -1,87 +1,15 @@
 // Dockerfiles (issue 2 §3.6, docs.docker.com/reference/dockerfile): FROM with flags and stage
 // aliases, global ARG defaults, scratch and earlier stages, COPY --from, line continuations,
 // parser directives, heredocs, CRLF and byte-order marks.
-#include <changetrail/extract/extract.hpp>
+#include "extract_helpers.hpp"
 
 #include <catch2/catch.hpp>
 
 #include <string>
-#include <string_view>
-#include <utility>
 #include <vector>
 
 using namespace changetrail::extract;
-
-namespace {
-
-std::string text(std::string_view s)
-{
-  if (!s.empty() && s.front() == '\n') {
-    s.remove_prefix(1);
-  }
-  return std::string(s);
-}
-
-FileResult extract(const std::string& content, std::string_view rel = "Dockerfile")
-{
-  FileInput in;
-  in.file = rel;
-  in.rel = rel;
-  in.content = content;
-  in.kind = FileKind::dockerfile;
-  return extract_file(in);
-}
-
-std::pair<std::uint32_t, std::uint32_t> position_of(std::string_view content, std::string_view needle, int nth = 0)
-{
-  std::size_t at = content.find(needle);
-  for (int i = 0; i < nth && at != std::string_view::npos; ++i) {
-    at = content.find(needle, at + 1);
-  }
-  REQUIRE(at != std::string_view::npos);
-  std::uint32_t line = 1;
-  std::uint32_t column = 1;
-  for (std::size_t i = 0; i < at; ++i) {
-    const auto c = static_cast<unsigned char>(content[i]);
-    if (c == '\n') {
-      ++line;
-      column = 1;
-    } else if ((c & 0xC0) != 0x80) {
-      ++column;
-    }
-  }
-  return {line, column};
-}
-
-const Finding* by_location(const FileResult& r, std::string_view location)
-{
-  for (const auto& f : r.findings) {
-    if (f.location == location) {
-      return &f;
-    }
-  }
-  return nullptr;
-}
-
-std::string describe(const FileResult& r)
-{
-  std::string out;
-  for (const auto& f : r.findings) {
-    out += f.location + " " + f.ref + " (" + std::to_string(f.line) + ":" + std::to_string(f.column) + ")\n";
-  }
-  return out;
-}
-
-std::vector<std::string> refs(const FileResult& r)
-{
-  std::vector<std::string> out;
-  for (const auto& f : r.findings) {
-    out.push_back(f.ref);
-  }
-  return out;
-}
-
-} // namespace
+using namespace changetrail::test;
 
 TEST_CASE("dockerfile: stages, aliases, global ARGs, scratch, earlier stages, COPY --from", "[extract][dockerfile]")
 {
@@ -106,7 +34,7 @@ COPY --chown=app:app --from=ghcr.io/acme/assets:1.0 /assets /srv/assets
 COPY --link --from=BUILD /out/app /bin/app2
 COPY --from=test /report /report
 )");
-  const auto r = extract(content);
+  const auto r = extract(content, "Dockerfile");
   INFO(describe(r));
   CHECK(r.checked);
   CHECK(r.problems.empty());
@@ -114,37 +42,28 @@ COPY --from=test /report /report
 
   SECTION("FROM with --platform and AS, global ARG substituted")
   {
-    const auto* f = by_location(r, "stage/build");
-    REQUIRE(f != nullptr);
-    CHECK(f->format == "dockerfile");
-    CHECK(f->file == "Dockerfile");
-    CHECK(f->ref == "golang:${GO_VERSION}-alpine");
-    CHECK(f->image.valid);
-    CHECK(f->image.repository == "library/golang");
-    CHECK(f->image.tag == "1.22-alpine");
-    CHECK(f->line == 4);
-    CHECK(f->column == 32);
+    const auto& f = check_position(r, "stage/build", 4, 32);
+    CHECK(f.format == "dockerfile");
+    CHECK(f.file == "Dockerfile");
+    CHECK(f.ref == "golang:${GO_VERSION}-alpine");
+    CHECK(f.image.valid);
+    CHECK(f.image.repository == "library/golang");
+    CHECK(f.image.tag == "1.22-alpine");
   }
   SECTION("ARG without a default stays unresolved, by name")
   {
-    const auto* f = by_location(r, "stage/runtime");
-    REQUIRE(f != nullptr);
-    CHECK(f->ref == "${BASE}");
-    CHECK_FALSE(f->image.valid);
-    CHECK(f->image.unresolved);
-    CHECK(f->image.variables == std::vector<std::string>{"BASE"});
-    CHECK(f->line == 15);
-    CHECK(f->column == 6);
+    const auto& f = check_position(r, "stage/runtime", 15, 6);
+    CHECK(f.ref == "${BASE}");
+    CHECK_FALSE(f.image.valid);
+    CHECK(f.image.unresolved);
+    CHECK(f.image.variables == std::vector<std::string>{"BASE"});
   }
   SECTION("COPY --from=<image> is a reference")
   {
-    const auto* f = by_location(r, "stage/runtime/copy-from/ghcr.io/acme/assets");
-    REQUIRE(f != nullptr);
-    CHECK(f->format == "dockerfile");
-    CHECK(f->ref == "ghcr.io/acme/assets:1.0");
-    CHECK(f->image.tag == "1.0");
-    CHECK(f->line == 17);
-    CHECK(f->column == 29);
+    const auto& f = check_position(r, "stage/runtime/copy-from/ghcr.io/acme/assets", 17, 29);
+    CHECK(f.format == "dockerfile");
+    CHECK(f.ref == "ghcr.io/acme/assets:1.0");
+    CHECK(f.image.tag == "1.0");
   }
   SECTION("scratch, earlier stages by name (any case) or index are not images")
   {
@@ -168,27 +87,17 @@ FROM debian:bookworm-slim
 COPY --from=0 /bin/tool /bin/tool
 from  nginx:1.25.3
 )");
-  const auto r = extract(content);
+  const auto r = extract(content, "Dockerfile");
   INFO(describe(r));
   REQUIRE(r.findings.size() == 4);
-  const auto* alpine = by_location(r, "stage/0");
-  REQUIRE(alpine != nullptr);
-  CHECK(alpine->ref == "alpine:3.19");
-  CHECK(alpine->line == 1);
-  CHECK(alpine->column == 6);
-  const auto* tools = by_location(r, "stage/0/copy-from/ghcr.io/acme/tools");
-  REQUIRE(tools != nullptr);
-  CHECK(tools->line == 2);
-  CHECK(tools->column == 13);
-  const auto* debian = by_location(r, "stage/1");
-  REQUIRE(debian != nullptr);
-  CHECK(debian->ref == "debian:bookworm-slim");
+  const auto& alpine = check_position(r, "stage/0", 1, 6);
+  CHECK(alpine.ref == "alpine:3.19");
+  check_position(r, "stage/0/copy-from/ghcr.io/acme/tools", 2, 13);
+  const auto& debian = require_location(r, "stage/1");
+  CHECK(debian.ref == "debian:bookworm-slim");
   // Instructions are case-insensitive.
-  const auto* nginx = by_location(r, "stage/2");
-  REQUIRE(nginx != nullptr);
-  CHECK(nginx->ref == "nginx:1.25.3");
-  CHECK(nginx->line == 5);
-  CHECK(nginx->column == 7);
+  const auto& nginx = check_position(r, "stage/2", 5, 7);
+  CHECK(nginx.ref == "nginx:1.25.3");
 }
 
 TEST_CASE("dockerfile: global ARG forms", "[extract][dockerfile]")
@@ -203,21 +112,18 @@ ARG ALPINE=alpine:3.99
 FROM $ALPINE AS two
 FROM debian:${DEBIAN_VERSION:-bookworm} AS three
 )");
-  const auto r = extract(content);
+  const auto r = extract(content, "Dockerfile");
   INFO(describe(r));
   REQUIRE(r.findings.size() == 3);
-  const auto* one = by_location(r, "stage/one");
-  REQUIRE(one != nullptr);
-  CHECK(one->ref == "${IMAGE}:${TAG}");
-  CHECK(one->image.canonical() == "ghcr.io/acme/base:2024.1");
+  const auto& one = require_location(r, "stage/one");
+  CHECK(one.ref == "${IMAGE}:${TAG}");
+  CHECK(one.image.canonical() == "ghcr.io/acme/base:2024.1");
   // An ARG after the first FROM is not global: FROM still sees alpine:3.18.
-  const auto* two = by_location(r, "stage/two");
-  REQUIRE(two != nullptr);
-  CHECK(two->ref == "$ALPINE");
-  CHECK(two->image.tag == "3.18");
-  const auto* three = by_location(r, "stage/three");
-  REQUIRE(three != nullptr);
-  CHECK(three->image.tag == "bookworm");
+  const auto& two = require_location(r, "stage/two");
+  CHECK(two.ref == "$ALPINE");
+  CHECK(two.image.tag == "3.18");
+  const auto& three = require_location(r, "stage/three");
+  CHECK(three.image.tag == "bookworm");
 }
 
 TEST_CASE("dockerfile: line continuations keep exact positions", "[extract][dockerfile]")
@@ -234,19 +140,13 @@ COPY \
     --from=ghcr.io/acme/tools:2.0 \
     /bin/tool /usr/local/bin/tool
 )");
-  const auto r = extract(content);
+  const auto r = extract(content, "Dockerfile");
   INFO(describe(r));
   REQUIRE(r.findings.size() == 2);
-  const auto* base = by_location(r, "stage/base");
-  REQUIRE(base != nullptr);
-  CHECK(base->ref == "registry.example.com:5000/team/base:2024.1");
-  CHECK(base->image.registry == "registry.example.com:5000");
-  CHECK(base->line == 3);
-  CHECK(base->column == 5);
-  const auto* tools = by_location(r, "stage/base/copy-from/ghcr.io/acme/tools");
-  REQUIRE(tools != nullptr);
-  CHECK(tools->line == 9);
-  CHECK(tools->column == 12);
+  const auto& base = check_position(r, "stage/base", 3, 5);
+  CHECK(base.ref == "registry.example.com:5000/team/base:2024.1");
+  CHECK(base.image.registry == "registry.example.com:5000");
+  check_position(r, "stage/base/copy-from/ghcr.io/acme/tools", 9, 12);
 }
 
 TEST_CASE("dockerfile: comments and empty lines inside a continuation are removed", "[extract][dockerfile]")
@@ -265,18 +165,12 @@ COPY \
     --from=ghcr.io/acme/tools:2.0 /bin/tool /bin/tool
 FROM base
 )");
-  const auto r = extract(content);
+  const auto r = extract(content, "Dockerfile");
   INFO(describe(r));
   REQUIRE(r.findings.size() == 2);
-  const auto* base = by_location(r, "stage/base");
-  REQUIRE(base != nullptr);
-  CHECK(base->ref == "alpine:3.19");
-  CHECK(base->line == 3);
-  CHECK(base->column == 3);
-  const auto* tools = by_location(r, "stage/base/copy-from/ghcr.io/acme/tools");
-  REQUIRE(tools != nullptr);
-  CHECK(tools->line == 11);
-  CHECK(tools->column == 12);
+  const auto& base = check_position(r, "stage/base", 3, 3);
+  CHECK(base.ref == "alpine:3.19");
+  check_position(r, "stage/base/copy-from/ghcr.io/acme/tools", 11, 12);
 }
 
 TEST_CASE("dockerfile: the escape parser directive", "[extract][dockerfile]")
@@ -290,19 +184,13 @@ COPY testfile.txt c:\
 FROM `
   mcr.microsoft.com/windows/nanoserver:ltsc2022
 )");
-    const auto r = extract(content);
+    const auto r = extract(content, "Dockerfile");
     INFO(describe(r));
     CHECK(r.problems.empty());
     REQUIRE(r.findings.size() == 2);
-    const auto* base = by_location(r, "stage/base");
-    REQUIRE(base != nullptr);
-    CHECK(base->line == 2);
-    CHECK(base->column == 6);
-    const auto* nano = by_location(r, "stage/1");
-    REQUIRE(nano != nullptr);
-    CHECK(nano->ref == "mcr.microsoft.com/windows/nanoserver:ltsc2022");
-    CHECK(nano->line == 5);
-    CHECK(nano->column == 3);
+    check_position(r, "stage/base", 2, 6);
+    const auto& nano = check_position(r, "stage/1", 5, 3);
+    CHECK(nano.ref == "mcr.microsoft.com/windows/nanoserver:ltsc2022");
   }
   SECTION("a directive after a comment is an ordinary comment")
   {
@@ -315,7 +203,7 @@ FROM busybox:1.36
 )");
     // The backtick is not an escape: `FROM alpine:3.19 \`` is one instruction, and the
     // `AS x` line is an instruction of its own (not FROM).
-    const auto r = extract(content);
+    const auto r = extract(content, "Dockerfile");
     INFO(describe(r));
     CHECK(by_location(r, "stage/x") == nullptr);
     REQUIRE(r.findings.size() == 2);
@@ -340,7 +228,7 @@ TEST_CASE("dockerfile: heredoc bodies are not instructions", "[extract][dockerfi
                               "FROM evil4\n"
                               "B\n"
                               "FROM busybox:1.36\n";
-  const auto r = extract(content);
+  const auto r = extract(content, "Dockerfile");
   INFO(describe(r));
   REQUIRE(r.findings.size() == 2);
   CHECK(r.findings[0].ref == "alpine:3.19");
@@ -359,48 +247,45 @@ TEST_CASE("dockerfile: CRLF line endings and a byte-order mark", "[extract][dock
                                 "  && echo there\r\n"
                                 "FROM --platform=linux/arm64 \\\r\n"
                                 "  nginx:1.25.3 AS web\r\n";
-    const auto r = extract(content);
+    const auto r = extract(content, "Dockerfile");
     INFO(describe(r));
     REQUIRE(r.findings.size() == 2);
     CHECK(r.findings[0].ref == "alpine:3.19");
     CHECK(r.findings[0].line == 1);
     CHECK(r.findings[0].column == 6);
-    const auto* web = by_location(r, "stage/web");
-    REQUIRE(web != nullptr);
-    CHECK(web->ref == "nginx:1.25.3");
-    CHECK(web->image.valid);
-    CHECK(web->line == 5);
-    CHECK(web->column == 3);
+    const auto& web = check_position(r, "stage/web", 5, 3);
+    CHECK(web.ref == "nginx:1.25.3");
+    CHECK(web.image.valid);
   }
   SECTION("BOM before the first instruction")
   {
     const std::string content = "\xEF\xBB\xBF"
                                 "FROM alpine:3.19\n";
-    const auto r = extract(content);
-    REQUIRE(r.findings.size() == 1);
-    CHECK(r.findings[0].ref == "alpine:3.19");
-    CHECK(r.findings[0].image.valid);
-    CHECK(r.findings[0].line == 1);
-    CHECK(r.findings[0].column == 6);
+    const auto r = extract(content, "Dockerfile");
+    const auto& f = only_finding(r);
+    CHECK(f.ref == "alpine:3.19");
+    CHECK(f.image.valid);
+    CHECK(f.line == 1);
+    CHECK(f.column == 6);
   }
   SECTION("BOM before a parser directive")
   {
     const std::string content = "\xEF\xBB\xBF# escape=`\nFROM `\n  alpine:3.19\n";
-    const auto r = extract(content);
-    REQUIRE(r.findings.size() == 1);
-    CHECK(r.findings[0].ref == "alpine:3.19");
-    CHECK(r.findings[0].line == 3);
-    CHECK(r.findings[0].column == 3);
+    const auto r = extract(content, "Dockerfile");
+    const auto& f = only_finding(r);
+    CHECK(f.ref == "alpine:3.19");
+    CHECK(f.line == 3);
+    CHECK(f.column == 3);
   }
 }
 
 TEST_CASE("dockerfile: FROM without an image is a problem, not a crash", "[extract][dockerfile]")
 {
-  const auto r = extract("FROM\nFROM --platform=linux/amd64\nFROM alpine:3.19\n");
+  const auto r = extract("FROM\nFROM --platform=linux/amd64\nFROM alpine:3.19\n", "Dockerfile");
   CHECK(r.problems.size() >= 1);
-  REQUIRE(r.findings.size() == 1);
-  CHECK(r.findings[0].ref == "alpine:3.19");
-  CHECK(r.findings[0].line == 3);
+  const auto& f = only_finding(r);
+  CHECK(f.ref == "alpine:3.19");
+  CHECK(f.line == 3);
 }
 
 TEST_CASE("dockerfile: file names that are Dockerfiles", "[extract][dockerfile]")
@@ -410,8 +295,8 @@ TEST_CASE("dockerfile: file names that are Dockerfiles", "[extract][dockerfile]"
     {
       CHECK(classify(name) == FileKind::dockerfile);
       const auto r = extract("FROM alpine:3.19\n", name);
-      REQUIRE(r.findings.size() == 1);
-      CHECK(r.findings[0].file == name);
+      const auto& f = only_finding(r);
+      CHECK(f.file == name);
     }
   }
 }
@@ -419,7 +304,7 @@ TEST_CASE("dockerfile: file names that are Dockerfiles", "[extract][dockerfile]"
 TEST_CASE("dockerfile: the column of an image after a multibyte character", "[extract][dockerfile]")
 {
   const std::string content = "FROM alpine:3.19 AS café\nCOPY --chown=ü:ü --from=ghcr.io/acme/x:1 /ü /ü\n";
-  const auto r = extract(content);
+  const auto r = extract(content, "Dockerfile");
   INFO(describe(r));
   REQUIRE(r.findings.size() == 2);
   const auto [line, column] = position_of(content, "ghcr.io/acme/x:1");

@@ -2,8 +2,7 @@
 // charts served by a HelmRepository of type oci, reported with format `oci-artifact`.
 // Flux's OCIRepository API: "digest ... takes precedence over semver", "semver ... takes
 // precedence over tag", tag "defaults to latest".
-#include <changetrail/extract/extract.hpp>
-#include <changetrail/extract/walk.hpp>
+#include "extract_helpers.hpp"
 
 #include "support/support.hpp"
 
@@ -14,28 +13,11 @@
 #include <vector>
 
 using namespace changetrail::extract;
+using namespace changetrail::test;
 
 namespace {
 
 const std::string k_digest = "sha256:6ca1d018a562caa81bfee3c56c41d255b085bbdb30da79e09849559680df8675";
-
-std::string text(std::string_view s)
-{
-  if (!s.empty() && s.front() == '\n') {
-    s.remove_prefix(1);
-  }
-  return std::string(s);
-}
-
-FileResult extract(const std::string& content, std::string_view rel)
-{
-  FileInput in;
-  in.file = rel;
-  in.rel = rel;
-  in.content = content;
-  in.kind = classify(rel);
-  return extract_file(in);
-}
 
 std::string oci_repository(std::string_view name, std::string_view url_line, std::string_view ref_block)
 {
@@ -43,53 +25,21 @@ std::string oci_repository(std::string_view name, std::string_view url_line, std
          + "\n  namespace: flux-system\nspec:\n  interval: 5m\n" + std::string(url_line) + "\n" + std::string(ref_block);
 }
 
-std::vector<const Finding*> with_format(const FileResult& r, std::string_view format)
-{
-  std::vector<const Finding*> out;
-  for (const auto& f : r.findings) {
-    if (f.format == format) {
-      out.push_back(&f);
-    }
-  }
-  return out;
-}
-
-const Finding* by_ref(const std::vector<FileResult>& results, std::string_view ref)
-{
-  for (const auto& r : results) {
-    for (const auto& f : r.findings) {
-      if (f.ref == ref) {
-        return &f;
-      }
-    }
-  }
-  return nullptr;
-}
-
-std::string describe(const std::vector<FileResult>& results)
-{
-  std::string out;
-  for (const auto& r : results) {
-    for (const auto& f : r.findings) {
-      out += r.file + ": " + f.format + " " + f.location + " " + f.ref + " (" + to_string(f.tag_source) + " " + f.tag_note + ")\n";
-    }
-  }
-  return out;
-}
-
 } // namespace
 
 TEST_CASE("flux: OCIRepository url and ref", "[extract][flux]")
 {
   const std::string url_line = "  url: oci://ghcr.io/stefanprodan/manifests/podinfo";
+  // The findings of the OCIRepository podinfo at url_line with `ref_block`, read as `rel`.
+  const auto podinfo = [&url_line](const std::string& ref_block, std::string_view rel = "podinfo.yaml") {
+    return extract(oci_repository("podinfo", url_line, ref_block), rel);
+  };
 
   SECTION("ref.tag")
   {
-    const auto content = oci_repository("podinfo", url_line, "  ref:\n    tag: 6.6.2\n");
-    const auto r = extract(content, "clusters/prod/flux-system/podinfo.yaml");
+    const auto r = podinfo("  ref:\n    tag: 6.6.2\n", "clusters/prod/flux-system/podinfo.yaml");
     CHECK(r.problems.empty());
-    REQUIRE(r.findings.size() == 1);
-    const auto& f = r.findings[0];
+    const auto& f = only_finding(r);
     CHECK(f.format == "oci-artifact");
     CHECK(f.location.starts_with("OCIRepository/flux-system/podinfo"));
     CHECK(f.ref == "ghcr.io/stefanprodan/manifests/podinfo:6.6.2");
@@ -104,10 +54,8 @@ TEST_CASE("flux: OCIRepository url and ref", "[extract][flux]")
   }
   SECTION("ref.digest")
   {
-    const auto content = oci_repository("podinfo", url_line, "  ref:\n    digest: " + k_digest + "\n");
-    const auto r = extract(content, "podinfo.yaml");
-    REQUIRE(r.findings.size() == 1);
-    const auto& f = r.findings[0];
+    const auto r = podinfo("  ref:\n    digest: " + k_digest + "\n");
+    const auto& f = only_finding(r);
     CHECK(f.format == "oci-artifact");
     CHECK(f.image.valid);
     CHECK(f.image.digest == k_digest);
@@ -116,10 +64,8 @@ TEST_CASE("flux: OCIRepository url and ref", "[extract][flux]")
   }
   SECTION("ref.semver is a range")
   {
-    const auto content = oci_repository("podinfo", url_line, "  ref:\n    semver: \">=6.0.0 <7.0.0\"\n");
-    const auto r = extract(content, "podinfo.yaml");
-    REQUIRE(r.findings.size() == 1);
-    const auto& f = r.findings[0];
+    const auto r = podinfo("  ref:\n    semver: \">=6.0.0 <7.0.0\"\n");
+    const auto& f = only_finding(r);
     CHECK(f.format == "oci-artifact");
     CHECK(f.image.valid);
     CHECK(f.image.repository == "stefanprodan/manifests/podinfo");
@@ -129,10 +75,8 @@ TEST_CASE("flux: OCIRepository url and ref", "[extract][flux]")
   }
   SECTION("no ref: Flux pulls latest (an implicit tag)")
   {
-    const auto content = oci_repository("podinfo", url_line, "");
-    const auto r = extract(content, "podinfo.yaml");
-    REQUIRE(r.findings.size() == 1);
-    const auto& f = r.findings[0];
+    const auto r = podinfo("");
+    const auto& f = only_finding(r);
     CHECK(f.ref == "ghcr.io/stefanprodan/manifests/podinfo");
     CHECK(f.image.valid);
     CHECK(f.image.tag.empty());
@@ -141,20 +85,16 @@ TEST_CASE("flux: OCIRepository url and ref", "[extract][flux]")
   }
   SECTION("semver takes precedence over tag")
   {
-    const auto content = oci_repository("podinfo", url_line, "  ref:\n    tag: latest\n    semver: 6.x\n");
-    const auto r = extract(content, "podinfo.yaml");
-    REQUIRE(r.findings.size() == 1);
-    const auto& f = r.findings[0];
+    const auto r = podinfo("  ref:\n    tag: latest\n    semver: 6.x\n");
+    const auto& f = only_finding(r);
     CHECK(f.tag_source == TagSource::range);
     CHECK(f.tag_note == "6.x");
     CHECK(f.image.tag != "latest");
   }
   SECTION("digest takes precedence over semver")
   {
-    const auto content = oci_repository("podinfo", url_line, "  ref:\n    semver: 6.x\n    digest: " + k_digest + "\n");
-    const auto r = extract(content, "podinfo.yaml");
-    REQUIRE(r.findings.size() == 1);
-    const auto& f = r.findings[0];
+    const auto r = podinfo("  ref:\n    semver: 6.x\n    digest: " + k_digest + "\n");
+    const auto& f = only_finding(r);
     CHECK(f.image.digest == k_digest);
     CHECK(f.tag_source == TagSource::written);
   }
@@ -163,10 +103,10 @@ TEST_CASE("flux: OCIRepository url and ref", "[extract][flux]")
     const auto content = oci_repository("podinfo", "  url: \"oci://ghcr.io/stefanprodan/manifests/podinfo\"",
                                         "  ref: {tag: 6.6.2}\n");
     const auto r = extract(content, "podinfo.yaml");
-    REQUIRE(r.findings.size() == 1);
-    CHECK(r.findings[0].line == 8);
-    CHECK(r.findings[0].column == 15);
-    CHECK(r.findings[0].image.tag == "6.6.2");
+    const auto& f = only_finding(r);
+    CHECK(f.line == 8);
+    CHECK(f.column == 15);
+    CHECK(f.image.tag == "6.6.2");
   }
   SECTION("source.toolkit.fluxcd.io/v1 and a registry with a port")
   {
@@ -182,13 +122,13 @@ spec:
     tag: v1.2.3
 )");
     const auto r = extract(content, "sources.yaml");
-    REQUIRE(r.findings.size() == 1);
-    CHECK(r.findings[0].location.starts_with("OCIRepository/apps/manifests"));
-    CHECK(r.findings[0].image.registry == "registry.example.com:5000");
-    CHECK(r.findings[0].image.repository == "acme/manifests");
-    CHECK(r.findings[0].image.tag == "v1.2.3");
-    CHECK(r.findings[0].line == 7);
-    CHECK(r.findings[0].column == 14);
+    const auto& f = only_finding(r);
+    CHECK(f.location.starts_with("OCIRepository/apps/manifests"));
+    CHECK(f.image.registry == "registry.example.com:5000");
+    CHECK(f.image.repository == "acme/manifests");
+    CHECK(f.image.tag == "v1.2.3");
+    CHECK(f.line == 7);
+    CHECK(f.column == 14);
   }
 }
 
@@ -369,9 +309,9 @@ spec:
     results.push_back(extract(release, "release.yaml"));
     resolve_charts(results);
     INFO(describe(results));
-    REQUIRE(results[1].findings.size() == 1);
-    CHECK(results[1].findings[0].ref == "ghcr.io/acme/charts/web:2.0.0");
-    CHECK(results[1].findings[0].format == "oci-artifact");
+    const auto& f = only_finding(results[1]);
+    CHECK(f.ref == "ghcr.io/acme/charts/web:2.0.0");
+    CHECK(f.format == "oci-artifact");
   }
   SECTION("another namespace")
   {
@@ -389,10 +329,7 @@ TEST_CASE("flux: extract_paths resolves charts across the files of a directory",
   changetrail::test::TempDir dir;
   dir.write("infrastructure/sources.yaml", k_repositories);
   dir.write("apps/podinfo.yaml", helm_release("podinfo", "podinfo", "      version: 6.5.4\n", "podinfo"));
-  WalkOptions options;
-  options.root = dir.path().string();
-  options.threads = 2;
-  const auto result = extract_paths({dir.path().string()}, options);
+  const auto result = extract_tree(dir.path(), 2);
   CHECK(result.errors.empty());
   INFO(describe(result.files));
   const auto* f = by_ref(result.files, "ghcr.io/stefanprodan/charts/podinfo:6.5.4");

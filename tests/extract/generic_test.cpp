@@ -1,56 +1,15 @@
 // Any other YAML `image:` key (issue 2 §3.7), suppression comments (§4), and file
 // classification by name (§3: compose*.y*ml, docker-compose*.y*ml, Dockerfile, Containerfile,
 // *.Dockerfile, kustomization.yaml, any YAML).
-#include <changetrail/extract/extract.hpp>
+#include "extract_helpers.hpp"
 
 #include <catch2/catch.hpp>
 
 #include <string>
-#include <string_view>
 #include <vector>
 
 using namespace changetrail::extract;
-
-namespace {
-
-std::string text(std::string_view s)
-{
-  if (!s.empty() && s.front() == '\n') {
-    s.remove_prefix(1);
-  }
-  return std::string(s);
-}
-
-FileResult extract(const std::string& content, std::string_view rel)
-{
-  FileInput in;
-  in.file = rel;
-  in.rel = rel;
-  in.content = content;
-  in.kind = classify(rel);
-  return extract_file(in);
-}
-
-std::string describe(const FileResult& r)
-{
-  std::string out;
-  for (const auto& f : r.findings) {
-    out += f.format + " " + f.location + " " + f.ref + " (" + std::to_string(f.line) + ":" + std::to_string(f.column) + ")\n";
-  }
-  return out;
-}
-
-const Finding* by_ref(const FileResult& r, std::string_view ref)
-{
-  for (const auto& f : r.findings) {
-    if (f.ref == ref) {
-      return &f;
-    }
-  }
-  return nullptr;
-}
-
-} // namespace
+using namespace changetrail::test;
 
 TEST_CASE("generic: image keys in custom resources", "[extract][generic]")
 {
@@ -149,12 +108,12 @@ build:
 )");
   const auto r = extract(content, ".gitlab-ci.yml");
   INFO(describe(r));
-  REQUIRE(r.findings.size() == 1);
-  CHECK(r.findings[0].ref == "node:20.11-alpine");
-  CHECK(r.findings[0].format == "yaml");
-  CHECK(r.findings[0].line == 4);
-  CHECK(r.findings[0].column == 10);
-  CHECK(r.findings[0].file == ".gitlab-ci.yml");
+  const auto& f = only_finding(r);
+  CHECK(f.ref == "node:20.11-alpine");
+  CHECK(f.format == "yaml");
+  CHECK(f.line == 4);
+  CHECK(f.column == 10);
+  CHECK(f.file == ".gitlab-ci.yml");
 }
 
 TEST_CASE("generic: YAML that cannot hold a reference, and binary content", "[extract][generic]")
@@ -175,13 +134,8 @@ TEST_CASE("generic: YAML that cannot hold a reference, and binary content", "[ex
   }
   SECTION("a file kind none is not read")
   {
-    FileInput in;
-    in.file = "README.md";
-    in.rel = "README.md";
-    const std::string content = "image: nginx:1.25.3\n";
-    in.content = content;
-    in.kind = FileKind::none;
-    const auto r = extract_file(in);
+    REQUIRE(classify("README.md") == FileKind::none);
+    const auto r = extract("image: nginx:1.25.3\n", "README.md");
     CHECK_FALSE(r.checked);
     CHECK(r.findings.empty());
   }
@@ -189,29 +143,32 @@ TEST_CASE("generic: YAML that cannot hold a reference, and binary content", "[ex
 
 TEST_CASE("suppressions: find_suppressions", "[extract][suppressions]")
 {
-  SECTION("one rule with a reason")
-  {
-    const auto s = find_suppressions("image: nginx:latest # changetrail:ignore latest-tag pinned by the upstream chart\n");
-    REQUIRE(s.size() == 1);
-    CHECK(s[0].line == 1);
-    CHECK(s[0].rules == std::vector<std::string>{"latest-tag"});
-    CHECK(s[0].reason == "pinned by the upstream chart");
-  }
-  SECTION("several rules, on the line above, Dockerfile comment")
-  {
-    const auto s = find_suppressions("FROM scratch\n# changetrail:ignore unpinned,mutable-tag vendored base\nFROM alpine:edge\n");
-    REQUIRE(s.size() == 1);
-    CHECK(s[0].line == 2);
-    CHECK(s[0].rules == std::vector<std::string>{"unpinned", "mutable-tag"});
-    CHECK(s[0].reason == "vendored base");
-  }
-  SECTION("all, without a reason")
-  {
-    const auto s = find_suppressions("a: 1\nb: 2\n  # changetrail:ignore all\n");
-    REQUIRE(s.size() == 1);
-    CHECK(s[0].line == 3);
-    CHECK(s[0].rules == std::vector<std::string>{"all"});
-    CHECK(s[0].reason.empty());
+  // Files with one suppression each: where it is, the rules it names and the reason.
+  struct Single {
+    const char* what;
+    const char* content;
+    std::uint32_t line;
+    std::vector<std::string> rules;
+    std::string reason;
+  };
+  const std::vector<Single> singles = {
+    {"one rule with a reason", "image: nginx:latest # changetrail:ignore latest-tag pinned by the upstream chart\n", 1,
+     {"latest-tag"}, "pinned by the upstream chart"},
+    {"several rules, on the line above, Dockerfile comment",
+     "FROM scratch\n# changetrail:ignore unpinned,mutable-tag vendored base\nFROM alpine:edge\n", 2,
+     {"unpinned", "mutable-tag"}, "vendored base"},
+    {"all, without a reason", "a: 1\nb: 2\n  # changetrail:ignore all\n", 3, {"all"}, ""},
+    {"CRLF", "x: 1\r\n# changetrail:ignore latest-tag old image\r\ny: 2\r\n", 2, {"latest-tag"}, "old image"},
+  };
+  for (const auto& c : singles) {
+    DYNAMIC_SECTION(c.what)
+    {
+      const auto s = find_suppressions(c.content);
+      REQUIRE(s.size() == 1);
+      CHECK(s[0].line == c.line);
+      CHECK(s[0].rules == c.rules);
+      CHECK(s[0].reason == c.reason);
+    }
   }
   SECTION("several in one file")
   {
@@ -221,14 +178,6 @@ TEST_CASE("suppressions: find_suppressions", "[extract][suppressions]")
     CHECK(s[1].line == 3);
     CHECK(s[1].rules == std::vector<std::string>{"unpinned"});
     CHECK(s[1].reason == "b");
-  }
-  SECTION("CRLF")
-  {
-    const auto s = find_suppressions("x: 1\r\n# changetrail:ignore latest-tag old image\r\ny: 2\r\n");
-    REQUIRE(s.size() == 1);
-    CHECK(s[0].line == 2);
-    CHECK(s[0].rules == std::vector<std::string>{"latest-tag"});
-    CHECK(s[0].reason == "old image");
   }
   SECTION("the marker outside a comment is no suppression")
   {
@@ -249,11 +198,11 @@ spec:
     - {name: c, image: "busybox:latest"}
 )");
   const auto r = extract(content, "pod.yaml");
-  REQUIRE(r.findings.size() == 1);
+  const auto& f = only_finding(r);
   REQUIRE(r.suppressions.size() == 1);
   CHECK(r.suppressions[0].line == 6);
   CHECK(r.suppressions[0].rules == std::vector<std::string>{"latest-tag"});
-  CHECK(r.findings[0].line == 7);
+  CHECK(f.line == 7);
 }
 
 TEST_CASE("classify: file kinds from names", "[extract][classify]")

@@ -1,9 +1,7 @@
 // Helm-style values (issue 2 §3.3, DESIGN.md "Identity of a location"): values files, Flux
 // HelmRelease spec.values, Argo CD Application / ApplicationSet helm values (string, object,
 // parameters) and kustomize images, chart templates, and YAML anchors / aliases / merge keys.
-#include <changetrail/extract/extract.hpp>
-
-#include <changetrail/extract/walk.hpp>
+#include "extract_helpers.hpp"
 
 #include "support/support.hpp"
 
@@ -14,68 +12,11 @@
 #include <utility>
 
 using namespace changetrail::extract;
+using namespace changetrail::test;
 
 namespace {
 
 const std::string k_digest = "sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef";
-
-std::string text(std::string_view s)
-{
-  if (!s.empty() && s.front() == '\n') {
-    s.remove_prefix(1);
-  }
-  return std::string(s);
-}
-
-FileResult extract(const std::string& content, std::string_view rel)
-{
-  FileInput in;
-  in.file = rel;
-  in.rel = rel;
-  in.content = content;
-  in.kind = classify(rel);
-  return extract_file(in);
-}
-
-std::pair<std::uint32_t, std::uint32_t> position_of(std::string_view content, std::string_view needle, int nth = 0)
-{
-  std::size_t at = content.find(needle);
-  for (int i = 0; i < nth && at != std::string_view::npos; ++i) {
-    at = content.find(needle, at + 1);
-  }
-  REQUIRE(at != std::string_view::npos);
-  std::uint32_t line = 1;
-  std::uint32_t column = 1;
-  for (std::size_t i = 0; i < at; ++i) {
-    const auto c = static_cast<unsigned char>(content[i]);
-    if (c == '\n') {
-      ++line;
-      column = 1;
-    } else if ((c & 0xC0) != 0x80) {
-      ++column;
-    }
-  }
-  return {line, column};
-}
-
-const Finding* by_location(const FileResult& r, std::string_view location)
-{
-  for (const auto& f : r.findings) {
-    if (f.location == location) {
-      return &f;
-    }
-  }
-  return nullptr;
-}
-
-std::string all_locations(const FileResult& r)
-{
-  std::string out;
-  for (const auto& f : r.findings) {
-    out += f.location + " (" + std::to_string(f.line) + ":" + std::to_string(f.column) + ") " + f.ref + "\n";
-  }
-  return out;
-}
 
 } // namespace
 
@@ -103,63 +44,52 @@ pinned:
     digest: )") + k_digest + "\n";
   REQUIRE(classify("charts/web/values.yaml") == FileKind::yaml);
   const auto r = extract(content, "charts/web/values.yaml");
-  INFO(all_locations(r));
+  INFO(describe(r));
   CHECK(r.problems.empty());
   REQUIRE(r.findings.size() == 5);
 
   SECTION("split form with registry")
   {
-    const auto* f = by_location(r, ".image");
-    REQUIRE(f != nullptr);
-    CHECK(f->format == "helm-values");
-    CHECK(f->ref == "ghcr.io/acme/web:1.4.2");
-    CHECK(f->image.valid);
-    CHECK(f->image.registry == "ghcr.io");
-    CHECK(f->image.repository == "acme/web");
-    CHECK(f->image.tag == "1.4.2");
-    CHECK(f->tag_source == TagSource::written);
-    CHECK(f->line >= 2);
-    CHECK(f->line <= 5);
+    const auto& f = require_location(r, ".image");
+    CHECK(f.format == "helm-values");
+    CHECK(f.ref == "ghcr.io/acme/web:1.4.2");
+    CHECK(f.image.valid);
+    CHECK(f.image.registry == "ghcr.io");
+    CHECK(f.image.repository == "acme/web");
+    CHECK(f.image.tag == "1.4.2");
+    CHECK(f.tag_source == TagSource::written);
+    CHECK(f.line >= 2);
+    CHECK(f.line <= 5);
   }
   SECTION("image scalar")
   {
-    const auto* f = by_location(r, ".sidecar.image");
-    REQUIRE(f != nullptr);
-    CHECK(f->format == "helm-values");
-    CHECK(f->ref == "docker.io/envoyproxy/envoy:v1.29.1");
-    CHECK(f->line == 8);
-    CHECK(f->column == 10);
+    const auto& f = check_position(r, ".sidecar.image", 8, 10);
+    CHECK(f.format == "helm-values");
+    CHECK(f.ref == "docker.io/envoyproxy/envoy:v1.29.1");
   }
   SECTION("tag carrying a digest")
   {
-    const auto* f = by_location(r, ".worker.image");
-    REQUIRE(f != nullptr);
-    CHECK(f->image.valid);
-    CHECK(f->image.repository == "acme/worker");
-    CHECK(f->image.tag == "2.0.0");
-    CHECK(f->image.digest == k_digest);
-    CHECK(f->tag_source == TagSource::written);
     // No registry: the reference starts with the repository.
-    CHECK(f->line == 11);
-    CHECK(f->column == 17);
+    const auto& f = check_position(r, ".worker.image", 11, 17);
+    CHECK(f.image.valid);
+    CHECK(f.image.repository == "acme/worker");
+    CHECK(f.image.tag == "2.0.0");
+    CHECK(f.image.digest == k_digest);
+    CHECK(f.tag_source == TagSource::written);
   }
   SECTION("no tag: the chart's appVersion applies")
   {
-    const auto* f = by_location(r, ".cron.image");
-    REQUIRE(f != nullptr);
-    CHECK(f->ref == "ghcr.io/acme/cron");
-    CHECK(f->image.tag.empty());
-    CHECK(f->tag_source == TagSource::chart);
-    CHECK(f->line == 15);
-    CHECK(f->column == 17);
+    const auto& f = check_position(r, ".cron.image", 15, 17);
+    CHECK(f.ref == "ghcr.io/acme/cron");
+    CHECK(f.image.tag.empty());
+    CHECK(f.tag_source == TagSource::chart);
   }
   SECTION("digest key")
   {
-    const auto* f = by_location(r, ".pinned.image");
-    REQUIRE(f != nullptr);
-    CHECK(f->ref == "ghcr.io/acme/pinned@" + k_digest);
-    CHECK(f->image.digest == k_digest);
-    CHECK(f->tag_source == TagSource::written);
+    const auto& f = require_location(r, ".pinned.image");
+    CHECK(f.ref == "ghcr.io/acme/pinned@" + k_digest);
+    CHECK(f.image.digest == k_digest);
+    CHECK(f.tag_source == TagSource::written);
   }
 }
 
@@ -179,17 +109,13 @@ controllers:
           tag: v1.8.0
 )");
   const auto r = extract(content, "apps/web/values-prod.yaml");
-  INFO(all_locations(r));
+  INFO(describe(r));
   REQUIRE(r.findings.size() == 2);
-  const auto* app = by_location(r, ".controllers.main.containers.app.image");
-  REQUIRE(app != nullptr);
-  CHECK(app->ref == "ghcr.io/acme/app:1.0.0");
-  CHECK(app->line == 6);
-  CHECK(app->column == 23);
-  const auto* exporter = by_location(r, ".controllers.main.containers.exporter.image");
-  REQUIRE(exporter != nullptr);
-  CHECK(exporter->image.registry == "quay.io");
-  CHECK(exporter->image.tag == "v1.8.0");
+  const auto& app = check_position(r, ".controllers.main.containers.app.image", 6, 23);
+  CHECK(app.ref == "ghcr.io/acme/app:1.0.0");
+  const auto& exporter = require_location(r, ".controllers.main.containers.exporter.image");
+  CHECK(exporter.image.registry == "quay.io");
+  CHECK(exporter.image.tag == "v1.8.0");
 }
 
 TEST_CASE("helm: Flux HelmRelease spec.values", "[extract][helm]")
@@ -227,30 +153,23 @@ spec:
           tag: v0.26.0
 )");
   const auto r = extract(content, "clusters/prod/apps/web.yaml");
-  INFO(all_locations(r));
+  INFO(describe(r));
   CHECK(r.problems.empty());
   // The chart itself comes from a HelmRepository that is not OCI here (or not known): not a finding.
   REQUIRE(r.findings.size() == 3);
 
-  const auto* app = by_location(r, "HelmRelease/apps/web:.spec.values.controllers.main.containers.app.image");
-  REQUIRE(app != nullptr);
-  CHECK(app->format == "helmrelease");
-  CHECK(app->workload == "HelmRelease/apps/web");
-  CHECK(app->ref == "ghcr.io/acme/web:2.1.0");
   const auto [line, column] = position_of(content, "ghcr.io/acme/web");
-  CHECK(app->line == line);
-  CHECK(app->column == column);
+  const auto& app = check_position(r, "HelmRelease/apps/web:.spec.values.controllers.main.containers.app.image", line, column);
+  CHECK(app.format == "helmrelease");
+  CHECK(app.workload == "HelmRelease/apps/web");
+  CHECK(app.ref == "ghcr.io/acme/web:2.1.0");
 
   SECTION("sequence items are keyed by their name")
   {
-    const auto* proxy = by_location(r, "HelmRelease/apps/web:.spec.values.sidecars[proxy].image");
-    REQUIRE(proxy != nullptr);
-    CHECK(proxy->ref == "envoyproxy/envoy:v1.29.1");
-    CHECK(proxy->line == 26);
-    CHECK(proxy->column == 16);
-    const auto* metrics = by_location(r, "HelmRelease/apps/web:.spec.values.sidecars[metrics].image");
-    REQUIRE(metrics != nullptr);
-    CHECK(metrics->ref == "prom/statsd-exporter:v0.26.0");
+    const auto& proxy = check_position(r, "HelmRelease/apps/web:.spec.values.sidecars[proxy].image", 26, 16);
+    CHECK(proxy.ref == "envoyproxy/envoy:v1.29.1");
+    const auto& metrics = require_location(r, "HelmRelease/apps/web:.spec.values.sidecars[metrics].image");
+    CHECK(metrics.ref == "prom/statsd-exporter:v0.26.0");
   }
 }
 
@@ -266,11 +185,11 @@ spec:
     image: redis:7.2.4
 )");
   const auto r = extract(content, "apps/cache/release.yaml");
-  REQUIRE(r.findings.size() == 1);
-  CHECK(r.findings[0].location == "HelmRelease/_/cache:.spec.values.image");
-  CHECK(r.findings[0].format == "helmrelease");
-  CHECK(r.findings[0].line == 7);
-  CHECK(r.findings[0].column == 12);
+  const auto& f = only_finding(r);
+  CHECK(f.location == "HelmRelease/_/cache:.spec.values.image");
+  CHECK(f.format == "helmrelease");
+  CHECK(f.line == 7);
+  CHECK(f.column == 12);
 }
 
 TEST_CASE("helm: Argo CD helm.values literal block is parsed and positions mapped back", "[extract][helm][argocd]")
@@ -302,23 +221,17 @@ spec:
     namespace: web
 )");
   const auto r = extract(content, "apps/web.yaml");
-  INFO(all_locations(r));
+  INFO(describe(r));
   CHECK(r.problems.empty());
   REQUIRE(r.findings.size() == 2);
 
-  const auto* image = by_location(r, "Application/argocd/web:.spec.source.helm.values.image");
-  REQUIRE(image != nullptr);
-  CHECK(image->format == "argocd");
-  CHECK(image->workload == "Application/argocd/web");
-  CHECK(image->ref == "ghcr.io/acme/web:2.0.1");
-  CHECK(image->line == 16);
-  CHECK(image->column == 23);
+  const auto& image = check_position(r, "Application/argocd/web:.spec.source.helm.values.image", 16, 23);
+  CHECK(image.format == "argocd");
+  CHECK(image.workload == "Application/argocd/web");
+  CHECK(image.ref == "ghcr.io/acme/web:2.0.1");
 
-  const auto* sidecar = by_location(r, "Application/argocd/web:.spec.source.helm.values.sidecar.image");
-  REQUIRE(sidecar != nullptr);
-  CHECK(sidecar->ref == "docker.io/envoyproxy/envoy:v1.29.1");
-  CHECK(sidecar->line == 21);
-  CHECK(sidecar->column == 19);
+  const auto& sidecar = check_position(r, "Application/argocd/web:.spec.source.helm.values.sidecar.image", 21, 19);
+  CHECK(sidecar.ref == "docker.io/envoyproxy/envoy:v1.29.1");
 }
 
 TEST_CASE("helm: Argo CD helm.values block with a chomping indicator in spec.sources", "[extract][helm][argocd]")
@@ -340,12 +253,12 @@ spec:
             image: ghcr.io/acme/api:5.0.0
 )");
   const auto r = extract(content, "apps/multi.yaml");
-  INFO(all_locations(r));
-  REQUIRE(r.findings.size() == 1);
-  CHECK(r.findings[0].location == "Application/argocd/multi:.spec.sources[1].helm.values.api.image");
-  CHECK(r.findings[0].ref == "ghcr.io/acme/api:5.0.0");
-  CHECK(r.findings[0].line == 14);
-  CHECK(r.findings[0].column == 20);
+  INFO(describe(r));
+  const auto& f = only_finding(r);
+  CHECK(f.location == "Application/argocd/multi:.spec.sources[1].helm.values.api.image");
+  CHECK(f.ref == "ghcr.io/acme/api:5.0.0");
+  CHECK(f.line == 14);
+  CHECK(f.column == 20);
 }
 
 TEST_CASE("helm: Argo CD valuesObject, sources[i], parameters, kustomize images", "[extract][helm][argocd]")
@@ -388,7 +301,7 @@ spec:
           - nginx=ghcr.io/acme/nginx:1.25.3
 )");
   const auto r = extract(content, "apps/shop.yaml");
-  INFO(all_locations(r));
+  INFO(describe(r));
   CHECK(r.problems.empty());
   REQUIRE(r.findings.size() == 5);
   for (const auto& f : r.findings) {
@@ -396,56 +309,50 @@ spec:
     CHECK(f.workload == "Application/argocd/shop");
     CHECK(f.location.starts_with("Application/argocd/shop:.spec.sources["));
   }
+  // The two findings of `source`: the one whose reference contains `needle`, then the other.
+  const auto pair_of = [&r](std::string_view source, std::string_view needle) {
+    const Finding* with = nullptr;
+    const Finding* without = nullptr;
+    for (const auto& f : r.findings) {
+      if (f.location.starts_with(source)) {
+        (f.ref.find(needle) != std::string::npos ? with : without) = &f;
+      }
+    }
+    REQUIRE(with != nullptr);
+    REQUIRE(without != nullptr);
+    return std::pair<const Finding&, const Finding&>(*with, *without);
+  };
 
   SECTION("valuesObject")
   {
-    const auto* f = by_location(r, "Application/argocd/shop:.spec.sources[0].helm.valuesObject.image");
-    REQUIRE(f != nullptr);
-    CHECK(f->ref == "ghcr.io/acme/api:1.0.0");
-    CHECK(f->line == 14);
-    CHECK(f->column == 25);
+    const auto& f = check_position(r, "Application/argocd/shop:.spec.sources[0].helm.valuesObject.image", 14, 25);
+    CHECK(f.ref == "ghcr.io/acme/api:1.0.0");
   }
   SECTION("parameters: repository and tag pairs, grouped by prefix")
   {
-    const Finding* worker = nullptr;
-    const Finding* cron = nullptr;
-    for (const auto& f : r.findings) {
-      if (f.location.starts_with("Application/argocd/shop:.spec.sources[1].")) {
-        (f.ref.find("worker") != std::string::npos ? worker : cron) = &f;
-      }
-    }
-    REQUIRE(worker != nullptr);
-    REQUIRE(cron != nullptr);
-    CHECK(worker->location != cron->location);
-    CHECK(worker->ref == "ghcr.io/acme/worker:0.3.0");
-    CHECK(worker->image.tag == "0.3.0");
-    CHECK(worker->tag_source == TagSource::written);
-    CHECK(worker->line == 21);
-    CHECK(cron->image.repository == "acme/cron");
-    CHECK(cron->image.digest == k_digest);
-    CHECK(cron->tag_source == TagSource::written);
-    CHECK(cron->line == 27);
+    const auto [worker, cron] = pair_of("Application/argocd/shop:.spec.sources[1].", "worker");
+    CHECK(worker.location != cron.location);
+    CHECK(worker.ref == "ghcr.io/acme/worker:0.3.0");
+    CHECK(worker.image.tag == "0.3.0");
+    CHECK(worker.tag_source == TagSource::written);
+    CHECK(worker.line == 21);
+    CHECK(cron.image.repository == "acme/cron");
+    CHECK(cron.image.digest == k_digest);
+    CHECK(cron.tag_source == TagSource::written);
+    CHECK(cron.line == 27);
   }
   SECTION("kustomize.images strings: [old=]new[:tag][@digest]")
   {
-    const Finding* web = nullptr;
-    const Finding* nginx = nullptr;
-    for (const auto& f : r.findings) {
-      if (f.location.starts_with("Application/argocd/shop:.spec.sources[2].")) {
-        (f.ref.find("nginx") != std::string::npos ? nginx : web) = &f;
-      }
-    }
-    REQUIRE(web != nullptr);
-    REQUIRE(nginx != nullptr);
-    CHECK(web->location != nginx->location);
-    CHECK(web->ref == "ghcr.io/acme/web:2.0.0");
-    CHECK(web->line == 34);
-    CHECK(web->column == 13);
+    const auto [nginx, web] = pair_of("Application/argocd/shop:.spec.sources[2].", "nginx");
+    CHECK(web.location != nginx.location);
+    CHECK(web.ref == "ghcr.io/acme/web:2.0.0");
+    CHECK(web.line == 34);
+    CHECK(web.column == 13);
     // The reference is what follows `nginx=`.
-    CHECK(nginx->ref == "ghcr.io/acme/nginx:1.25.3");
-    CHECK(nginx->image.registry == "ghcr.io");
-    CHECK(nginx->line == 35);
-    CHECK(nginx->column == 19);
+    CHECK(nginx.ref == "ghcr.io/acme/nginx:1.25.3");
+    CHECK(nginx.image.registry == "ghcr.io");
+    CHECK(nginx.line == 35);
+    CHECK(nginx.column == 19);
   }
 }
 
@@ -478,13 +385,13 @@ spec:
         name: '{{cluster}}'
 )");
   const auto r = extract(content, "appsets/web.yaml");
-  INFO(all_locations(r));
-  REQUIRE(r.findings.size() == 1);
-  CHECK(r.findings[0].location == "ApplicationSet/argocd/apps:.spec.template.spec.source.helm.valuesObject.image");
-  CHECK(r.findings[0].format == "argocd");
-  CHECK(r.findings[0].ref == "ghcr.io/acme/web:4.0.0");
-  CHECK(r.findings[0].line == 21);
-  CHECK(r.findings[0].column == 27);
+  INFO(describe(r));
+  const auto& f = only_finding(r);
+  CHECK(f.location == "ApplicationSet/argocd/apps:.spec.template.spec.source.helm.valuesObject.image");
+  CHECK(f.format == "argocd");
+  CHECK(f.ref == "ghcr.io/acme/web:4.0.0");
+  CHECK(f.line == 21);
+  CHECK(f.column == 27);
 }
 
 TEST_CASE("helm: chart templates are skipped without errors", "[extract][helm]")
@@ -546,13 +453,13 @@ image:
   tag: *app-version
 )");
     const auto r = extract(content, "values.yaml");
-    INFO(all_locations(r));
-    REQUIRE(r.findings.size() == 1);
-    CHECK(r.findings[0].location == ".image");
-    CHECK(r.findings[0].ref == "ghcr.io/acme/app:1.4.2");
-    CHECK(r.findings[0].image.tag == "1.4.2");
-    CHECK(r.findings[0].line == 3);
-    CHECK(r.findings[0].column == 15);
+    INFO(describe(r));
+    const auto& f = only_finding(r);
+    CHECK(f.location == ".image");
+    CHECK(f.ref == "ghcr.io/acme/app:1.4.2");
+    CHECK(f.image.tag == "1.4.2");
+    CHECK(f.line == 3);
+    CHECK(f.column == 15);
   }
   SECTION("image: *alias is reported at the anchor and again at the alias")
   {
@@ -563,19 +470,13 @@ worker:
   image: *shared
 )");
     const auto r = extract(content, "values.yaml");
-    INFO(all_locations(r));
+    INFO(describe(r));
     REQUIRE(r.findings.size() == 2);
-    const auto* api = by_location(r, ".api.image");
-    REQUIRE(api != nullptr);
-    CHECK(api->ref == "ghcr.io/acme/shared:2.0.0");
     // The reference's first character, after the anchor.
-    CHECK(api->line == 2);
-    CHECK(api->column == 18);
-    const auto* worker = by_location(r, ".worker.image");
-    REQUIRE(worker != nullptr);
-    CHECK(worker->ref == "ghcr.io/acme/shared:2.0.0");
-    CHECK(worker->line == 4);
-    CHECK(worker->column == 10);
+    const auto& api = check_position(r, ".api.image", 2, 18);
+    CHECK(api.ref == "ghcr.io/acme/shared:2.0.0");
+    const auto& worker = check_position(r, ".worker.image", 4, 10);
+    CHECK(worker.ref == "ghcr.io/acme/shared:2.0.0");
   }
   SECTION("merge keys: <<: *base, the merged reference is at the alias")
   {
@@ -591,23 +492,14 @@ cron:
   image: ghcr.io/acme/cron:3.0.0
 )");
     const auto r = extract(content, "values.yaml");
-    INFO(all_locations(r));
+    INFO(describe(r));
     REQUIRE(r.findings.size() == 3);
-    const auto* base = by_location(r, ".defaults.image");
-    REQUIRE(base != nullptr);
-    CHECK(base->line == 2);
-    CHECK(base->column == 10);
-    const auto* worker = by_location(r, ".worker.image");
-    REQUIRE(worker != nullptr);
-    CHECK(worker->ref == "ghcr.io/acme/base:1.0.0");
-    CHECK(worker->line == 5);
-    CHECK(worker->column == 7);
+    check_position(r, ".defaults.image", 2, 10);
+    const auto& worker = check_position(r, ".worker.image", 5, 7);
+    CHECK(worker.ref == "ghcr.io/acme/base:1.0.0");
     // Own keys win over merged ones.
-    const auto* cron = by_location(r, ".cron.image");
-    REQUIRE(cron != nullptr);
-    CHECK(cron->ref == "ghcr.io/acme/cron:3.0.0");
-    CHECK(cron->line == 9);
-    CHECK(cron->column == 10);
+    const auto& cron = check_position(r, ".cron.image", 9, 10);
+    CHECK(cron.ref == "ghcr.io/acme/cron:3.0.0");
   }
   SECTION("merge keys in a HelmRelease")
   {
@@ -625,16 +517,12 @@ spec:
       <<: *common
 )");
     const auto r = extract(content, "apps/r.yaml");
-    INFO(all_locations(r));
+    INFO(describe(r));
     REQUIRE(r.findings.size() == 2);
-    const auto* common = by_location(r, "HelmRelease/apps/r:.spec.values.common.image");
-    REQUIRE(common != nullptr);
-    CHECK(common->line == 8);
-    const auto* canary = by_location(r, "HelmRelease/apps/r:.spec.values.canary.image");
-    REQUIRE(canary != nullptr);
-    CHECK(canary->ref == "ghcr.io/acme/r:1.0.0");
-    CHECK(canary->line == 11);
-    CHECK(canary->column == 11);
+    const auto& common = require_location(r, "HelmRelease/apps/r:.spec.values.common.image");
+    CHECK(common.line == 8);
+    const auto& canary = check_position(r, "HelmRelease/apps/r:.spec.values.canary.image", 11, 11);
+    CHECK(canary.ref == "ghcr.io/acme/r:1.0.0");
   }
 }
 
@@ -652,7 +540,7 @@ description: image to deploy
 enabled: true
 )");
   const auto r = extract(content, "values.yaml");
-  INFO(all_locations(r));
+  INFO(describe(r));
   CHECK(r.checked);
   CHECK(r.problems.empty());
   CHECK(r.findings.empty());
@@ -669,10 +557,7 @@ TEST_CASE("helm: a chart directory: values read, templates skipped without probl
             "          image: \"{{ .Values.image.repository }}:{{ .Values.image.tag | default .Chart.AppVersion }}\"\n"
             "{{- if .Values.extra }}\n  extra: {{ .Values.extra | toYaml }}\n{{- end }}\n");
   dir.write("charts/web/templates/_helpers.tpl", "{{- define \"web.fullname\" -}}{{ .Release.Name }}{{- end }}\n");
-  changetrail::extract::WalkOptions options;
-  options.root = dir.path().string();
-  options.threads = 1;
-  const auto result = extract_paths({dir.path().string()}, options);
+  const auto result = extract_tree(dir.path(), 1);
   CHECK(result.errors.empty());
   std::size_t findings = 0;
   for (const auto& file : result.files) {

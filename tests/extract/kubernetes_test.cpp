@@ -1,78 +1,20 @@
 // Kubernetes workloads (issue 2 §3.1, DESIGN.md "Identity of a location"): every pod-spec
 // container group of every workload kind, List items, multi-document files, exact positions.
-#include <changetrail/extract/extract.hpp>
+#include "extract_helpers.hpp"
 
 #include <catch2/catch.hpp>
 
 #include <string>
 #include <string_view>
-#include <utility>
 #include <vector>
 
 using namespace changetrail::extract;
+using namespace changetrail::test;
 
 namespace {
 
-// Raw string literals start with a newline for readability; line 1 is the line after it.
-std::string text(std::string_view s)
-{
-  if (!s.empty() && s.front() == '\n') {
-    s.remove_prefix(1);
-  }
-  return std::string(s);
-}
-
-FileResult extract(const std::string& content, std::string_view rel = "deploy/app.yaml")
-{
-  FileInput in;
-  in.file = rel;
-  in.rel = rel;
-  in.content = content;
-  in.kind = classify(rel);
-  return extract_file(in);
-}
-
-// 1-based line and column (in characters) of the n-th occurrence of `needle`: where a finding
-// for the reference spelled `needle` must point.
-std::pair<std::uint32_t, std::uint32_t> position_of(std::string_view content, std::string_view needle, int nth = 0)
-{
-  std::size_t at = content.find(needle);
-  for (int i = 0; i < nth && at != std::string_view::npos; ++i) {
-    at = content.find(needle, at + 1);
-  }
-  REQUIRE(at != std::string_view::npos);
-  std::uint32_t line = 1;
-  std::uint32_t column = 1;
-  for (std::size_t i = 0; i < at; ++i) {
-    const auto c = static_cast<unsigned char>(content[i]);
-    if (c == '\n') {
-      ++line;
-      column = 1;
-    } else if ((c & 0xC0) != 0x80) {
-      ++column;
-    }
-  }
-  return {line, column};
-}
-
-const Finding* by_location(const FileResult& r, std::string_view location)
-{
-  for (const auto& f : r.findings) {
-    if (f.location == location) {
-      return &f;
-    }
-  }
-  return nullptr;
-}
-
-std::vector<std::string> locations(const FileResult& r)
-{
-  std::vector<std::string> out;
-  for (const auto& f : r.findings) {
-    out.push_back(f.location);
-  }
-  return out;
-}
+// The file every manifest below is read as.
+constexpr std::string_view k_manifest = "deploy/app.yaml";
 
 // A pod spec holding one container `app` with `image`, indented by `indent` spaces.
 std::string pod_spec(int indent, std::string_view image)
@@ -107,50 +49,38 @@ spec:
         - name: debug
           image: busybox
 )");
-  const auto r = extract(content);
+  const auto r = extract(content, k_manifest);
   CHECK(r.checked);
   CHECK(r.problems.empty());
   REQUIRE(r.findings.size() == 4);
 
-  const auto* migrate = by_location(r, "Deployment/shop/web/initContainers/migrate");
-  REQUIRE(migrate != nullptr);
-  CHECK(migrate->file == "deploy/app.yaml");
-  CHECK(migrate->format == "kubernetes");
-  CHECK(migrate->workload == "Deployment/shop/web");
-  CHECK(migrate->container == "migrate");
-  CHECK(migrate->ref == "ghcr.io/acme/migrate:1.0.0");
-  CHECK(migrate->line == 12);
-  CHECK(migrate->column == 18);
-  CHECK(migrate->image.valid);
-  CHECK(migrate->image.registry == "ghcr.io");
-  CHECK(migrate->image.repository == "acme/migrate");
-  CHECK(migrate->image.tag == "1.0.0");
-  CHECK(migrate->tag_source == TagSource::written);
+  const auto& migrate = check_position(r, "Deployment/shop/web/initContainers/migrate", 12, 18);
+  CHECK(migrate.file == "deploy/app.yaml");
+  CHECK(migrate.format == "kubernetes");
+  CHECK(migrate.workload == "Deployment/shop/web");
+  CHECK(migrate.container == "migrate");
+  CHECK(migrate.ref == "ghcr.io/acme/migrate:1.0.0");
+  CHECK(migrate.image.valid);
+  CHECK(migrate.image.registry == "ghcr.io");
+  CHECK(migrate.image.repository == "acme/migrate");
+  CHECK(migrate.image.tag == "1.0.0");
+  CHECK(migrate.tag_source == TagSource::written);
 
   // Quoted: the column is the reference's first character, after the opening quote.
-  const auto* app = by_location(r, "Deployment/shop/web/containers/app");
-  REQUIRE(app != nullptr);
-  CHECK(app->ref == "ghcr.io/acme/web:2.3.1");
-  CHECK(app->line == 15);
-  CHECK(app->column == 19);
-  CHECK(app->container == "app");
+  const auto& app = check_position(r, "Deployment/shop/web/containers/app", 15, 19);
+  CHECK(app.ref == "ghcr.io/acme/web:2.3.1");
+  CHECK(app.container == "app");
 
-  const auto* sidecar = by_location(r, "Deployment/shop/web/containers/sidecar");
-  REQUIRE(sidecar != nullptr);
-  CHECK(sidecar->ref == "envoyproxy/envoy:v1.29.1");
-  CHECK(sidecar->line == 17);
-  CHECK(sidecar->column == 19);
-  CHECK(sidecar->image.registry == "docker.io");
-  CHECK(sidecar->image.repository == "envoyproxy/envoy");
+  const auto& sidecar = check_position(r, "Deployment/shop/web/containers/sidecar", 17, 19);
+  CHECK(sidecar.ref == "envoyproxy/envoy:v1.29.1");
+  CHECK(sidecar.image.registry == "docker.io");
+  CHECK(sidecar.image.repository == "envoyproxy/envoy");
 
-  const auto* debug = by_location(r, "Deployment/shop/web/ephemeralContainers/debug");
-  REQUIRE(debug != nullptr);
-  CHECK(debug->ref == "busybox");
-  CHECK(debug->line == 20);
-  CHECK(debug->column == 18);
-  CHECK(debug->image.valid);
-  CHECK(debug->image.repository == "library/busybox");
-  CHECK(debug->image.tag.empty()); // implicit latest stays a missing tag
+  const auto& debug = check_position(r, "Deployment/shop/web/ephemeralContainers/debug", 20, 18);
+  CHECK(debug.ref == "busybox");
+  CHECK(debug.image.valid);
+  CHECK(debug.image.repository == "library/busybox");
+  CHECK(debug.image.tag.empty()); // implicit latest stays a missing tag
 }
 
 TEST_CASE("kubernetes: every workload kind, with its own pod-spec path", "[extract][kubernetes]")
@@ -176,10 +106,9 @@ TEST_CASE("kubernetes: every workload kind, with its own pod-spec path", "[extra
     DYNAMIC_SECTION(c.kind)
     {
       const std::string content = "apiVersion: " + c.api + "\nkind: " + c.kind + "\nmetadata:\n  name: w\n  namespace: ns\n" + c.body;
-      const auto r = extract(content);
+      const auto r = extract(content, k_manifest);
       CHECK(r.problems.empty());
-      REQUIRE(r.findings.size() == 1);
-      const auto& f = r.findings.front();
+      const auto& f = only_finding(r);
       CHECK(f.format == "kubernetes");
       CHECK(f.location == c.kind + "/ns/w/containers/app");
       CHECK(f.workload == c.kind + "/ns/w");
@@ -209,13 +138,13 @@ spec:
             - name: report
               image: ghcr.io/acme/report:0.9.0
 )");
-  const auto r = extract(content);
-  REQUIRE(r.findings.size() == 1);
+  const auto r = extract(content, k_manifest);
+  const auto& f = only_finding(r);
   // A missing namespace is "_".
-  CHECK(r.findings[0].location == "CronJob/_/nightly/containers/report");
-  CHECK(r.findings[0].workload == "CronJob/_/nightly");
-  CHECK(r.findings[0].line == 13);
-  CHECK(r.findings[0].column == 22);
+  CHECK(f.location == "CronJob/_/nightly/containers/report");
+  CHECK(f.workload == "CronJob/_/nightly");
+  CHECK(f.line == 13);
+  CHECK(f.column == 22);
 }
 
 TEST_CASE("kubernetes: any apiVersion of a workload kind", "[extract][kubernetes]")
@@ -226,11 +155,11 @@ TEST_CASE("kubernetes: any apiVersion of a workload kind", "[extract][kubernetes
       const std::string content = "apiVersion: " + api
                                   + "\nkind: Deployment\nmetadata:\n  name: old\nspec:\n  template:\n    spec:\n"
                                   + pod_spec(6, "redis:7.2.4");
-      const auto r = extract(content);
-      REQUIRE(r.findings.size() == 1);
-      CHECK(r.findings[0].location == "Deployment/_/old/containers/app");
-      CHECK(r.findings[0].format == "kubernetes");
-      CHECK(r.findings[0].ref == "redis:7.2.4");
+      const auto r = extract(content, k_manifest);
+      const auto& f = only_finding(r);
+      CHECK(f.location == "Deployment/_/old/containers/app");
+      CHECK(f.format == "kubernetes");
+      CHECK(f.ref == "redis:7.2.4");
     }
   }
   SECTION("CronJob batch/v1beta1")
@@ -238,9 +167,9 @@ TEST_CASE("kubernetes: any apiVersion of a workload kind", "[extract][kubernetes
     const std::string content = "apiVersion: batch/v1beta1\nkind: CronJob\nmetadata:\n  name: c\n  namespace: ops\n"
                                 "spec:\n  jobTemplate:\n    spec:\n      template:\n        spec:\n"
                                 + pod_spec(10, "redis:7.2.4");
-    const auto r = extract(content);
-    REQUIRE(r.findings.size() == 1);
-    CHECK(r.findings[0].location == "CronJob/ops/c/containers/app");
+    const auto r = extract(content, k_manifest);
+    const auto& f = only_finding(r);
+    CHECK(f.location == "CronJob/ops/c/containers/app");
   }
 }
 
@@ -271,19 +200,13 @@ items:
       containers:
         - {name: c, image: "redis:7.2"}
 )");
-  const auto r = extract(content);
+  const auto r = extract(content, k_manifest);
   CHECK(r.problems.empty());
   REQUIRE(r.findings.size() == 2);
-  const auto* a = by_location(r, "Deployment/ns1/a/containers/app");
-  REQUIRE(a != nullptr);
-  CHECK(a->line == 12);
-  CHECK(a->column == 22);
-  const auto* p = by_location(r, "Pod/_/p/containers/c");
-  REQUIRE(p != nullptr);
-  CHECK(p->ref == "redis:7.2");
-  CHECK(p->line == 23);
-  CHECK(p->column == 29);
-  CHECK(p->format == "kubernetes");
+  check_position(r, "Deployment/ns1/a/containers/app", 12, 22);
+  const auto& p = check_position(r, "Pod/_/p/containers/c", 23, 29);
+  CHECK(p.ref == "redis:7.2");
+  CHECK(p.format == "kubernetes");
 }
 
 TEST_CASE("kubernetes: multi-document files", "[extract][kubernetes]")
@@ -325,19 +248,13 @@ spec:
           image: ghcr.io/acme/agent@sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef
 ...
 )");
-  const auto r = extract(content);
+  const auto r = extract(content, k_manifest);
   CHECK(r.problems.empty());
   REQUIRE(r.findings.size() == 2);
-  const auto* db = by_location(r, "StatefulSet/data/db/containers/postgres");
-  REQUIRE(db != nullptr);
-  CHECK(db->line == 20);
-  CHECK(db->column == 18);
-  const auto* agent = by_location(r, "DaemonSet/kube-system/agent/containers/agent");
-  REQUIRE(agent != nullptr);
-  CHECK(agent->line == 34);
-  CHECK(agent->column == 18);
-  CHECK(agent->image.digest == "sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef");
-  CHECK(agent->image.tag.empty());
+  check_position(r, "StatefulSet/data/db/containers/postgres", 20, 18);
+  const auto& agent = check_position(r, "DaemonSet/kube-system/agent/containers/agent", 34, 18);
+  CHECK(agent.image.digest == "sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef");
+  CHECK(agent.image.tag.empty());
 }
 
 TEST_CASE("kubernetes: the same workload name in two namespaces gives two locations", "[extract][kubernetes]")
@@ -347,14 +264,12 @@ TEST_CASE("kubernetes: the same workload name in two namespaces gives two locati
     content += std::string("---\napiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: api\n  namespace: ") + ns
                + "\nspec:\n  template:\n    spec:\n" + pod_spec(6, "ghcr.io/acme/api:1.0.0");
   }
-  const auto r = extract(content);
+  const auto r = extract(content, k_manifest);
   REQUIRE(r.findings.size() == 2);
-  CHECK(by_location(r, "Deployment/staging/api/containers/app") != nullptr);
-  CHECK(by_location(r, "Deployment/prod/api/containers/app") != nullptr);
   const auto [line1, col1] = position_of(content, "ghcr.io/acme/api:1.0.0", 0);
   const auto [line2, col2] = position_of(content, "ghcr.io/acme/api:1.0.0", 1);
-  CHECK(by_location(r, "Deployment/staging/api/containers/app")->line == line1);
-  CHECK(by_location(r, "Deployment/prod/api/containers/app")->line == line2);
+  check_position(r, "Deployment/staging/api/containers/app", line1, col1);
+  check_position(r, "Deployment/prod/api/containers/app", line2, col2);
   CHECK(col1 == col2);
 }
 
@@ -379,18 +294,14 @@ spec:
         - name: app
           image: ghcr.io/acme/app:3.1.0
 )");
-  const auto r = extract(content);
+  const auto r = extract(content, k_manifest);
   REQUIRE(r.findings.size() == 2);
-  const auto* app = by_location(r, "Rollout/prod/canary/containers/app");
-  REQUIRE(app != nullptr);
-  CHECK(app->format == "kubernetes");
-  CHECK(app->workload == "Rollout/prod/canary");
-  CHECK(app->container == "app");
-  CHECK(app->line == 17);
-  CHECK(app->column == 18);
-  const auto* init = by_location(r, "Rollout/prod/canary/initContainers/init");
-  REQUIRE(init != nullptr);
-  CHECK(init->ref == "busybox:1.36");
+  const auto& app = check_position(r, "Rollout/prod/canary/containers/app", 17, 18);
+  CHECK(app.format == "kubernetes");
+  CHECK(app.workload == "Rollout/prod/canary");
+  CHECK(app.container == "app");
+  const auto& init = require_location(r, "Rollout/prod/canary/initContainers/init");
+  CHECK(init.ref == "busybox:1.36");
 }
 
 TEST_CASE("kubernetes: columns count characters, not bytes", "[extract][kubernetes]")
@@ -404,12 +315,12 @@ spec:
   containers:
     - {name: "résumé-ünïcode", image: ghcr.io/acme/app:1.0}
 )");
-  const auto r = extract(content);
-  REQUIRE(r.findings.size() == 1);
-  CHECK(r.findings[0].location == "Pod/_/café/containers/résumé-ünïcode");
-  CHECK(r.findings[0].line == 7);
+  const auto r = extract(content, k_manifest);
+  const auto& f = only_finding(r);
+  CHECK(f.location == "Pod/_/café/containers/résumé-ünïcode");
+  CHECK(f.line == 7);
   // `    - {name: "résumé-ünïcode", image: ` is 38 characters (42 bytes).
-  CHECK(r.findings[0].column == 39);
+  CHECK(f.column == 39);
 }
 
 TEST_CASE("kubernetes: CRLF line endings and a byte-order mark keep positions", "[extract][kubernetes]")
@@ -424,13 +335,13 @@ TEST_CASE("kubernetes: CRLF line endings and a byte-order mark keep positions", 
                               "  containers:\r\n"
                               "    - name: c\r\n"
                               "      image: \"nginx:1.25.3\"\r\n";
-  const auto r = extract(content);
+  const auto r = extract(content, k_manifest);
   CHECK(r.problems.empty());
-  REQUIRE(r.findings.size() == 1);
-  CHECK(r.findings[0].location == "Pod/n/p/containers/c");
-  CHECK(r.findings[0].ref == "nginx:1.25.3");
-  CHECK(r.findings[0].line == 9);
-  CHECK(r.findings[0].column == 15);
+  const auto& f = only_finding(r);
+  CHECK(f.location == "Pod/n/p/containers/c");
+  CHECK(f.ref == "nginx:1.25.3");
+  CHECK(f.line == 9);
+  CHECK(f.column == 15);
 }
 
 TEST_CASE("kubernetes: an invalid reference in a workload is still reported", "[extract][kubernetes]")
@@ -446,13 +357,13 @@ spec:
     - name: c
       image: Ghcr.io/Acme/App:1.0
 )");
-  const auto r = extract(content);
-  REQUIRE(r.findings.size() == 1);
-  CHECK(r.findings[0].ref == "Ghcr.io/Acme/App:1.0");
-  CHECK_FALSE(r.findings[0].image.valid);
-  CHECK_FALSE(r.findings[0].image.error.empty());
-  CHECK(r.findings[0].line == 7);
-  CHECK(r.findings[0].column == 14);
+  const auto r = extract(content, k_manifest);
+  const auto& f = only_finding(r);
+  CHECK(f.ref == "Ghcr.io/Acme/App:1.0");
+  CHECK_FALSE(f.image.valid);
+  CHECK_FALSE(f.image.error.empty());
+  CHECK(f.line == 7);
+  CHECK(f.column == 14);
 }
 
 TEST_CASE("kubernetes: objects without containers give no findings and no problems", "[extract][kubernetes]")
@@ -474,7 +385,7 @@ metadata:
 data:
   readme: "set the repository name in values"
 )");
-  const auto r = extract(content);
+  const auto r = extract(content, k_manifest);
   CHECK(r.checked);
   CHECK(r.problems.empty());
   CHECK(locations(r).empty());
@@ -495,9 +406,9 @@ kind: Pod
 metadata: {name: broken
 spec:
 )");
-  const auto r = extract(content);
-  REQUIRE(r.findings.size() == 1);
-  CHECK(r.findings[0].location == "Pod/_/ok/containers/c");
+  const auto r = extract(content, k_manifest);
+  const auto& f = only_finding(r);
+  CHECK(f.location == "Pod/_/ok/containers/c");
   REQUIRE_FALSE(r.problems.empty());
   CHECK(r.problems[0].line >= 10);
 }
@@ -525,15 +436,9 @@ spec:
           image: ghcr.io/acme/sidecar:1.0.0
           env: *env
 )");
-  const auto r = extract(content);
+  const auto r = extract(content, k_manifest);
   CHECK(r.problems.empty());
   REQUIRE(r.findings.size() == 2);
-  const auto* app = by_location(r, "Deployment/shop/web/containers/app");
-  REQUIRE(app != nullptr);
-  CHECK(app->line == 14);
-  CHECK(app->column == 19);
-  const auto* sidecar = by_location(r, "Deployment/shop/web/containers/sidecar");
-  REQUIRE(sidecar != nullptr);
-  CHECK(sidecar->line == 17);
-  CHECK(sidecar->column == 18);
+  check_position(r, "Deployment/shop/web/containers/app", 14, 19);
+  check_position(r, "Deployment/shop/web/containers/sidecar", 17, 18);
 }

@@ -6,6 +6,7 @@
 
 #include <catch2/catch.hpp>
 
+#include <algorithm>
 #include <filesystem>
 #include <sstream>
 
@@ -41,7 +42,11 @@ std::string dump(const std::string& input, bool fast)
   };
   const auto err = fast ? parse_stream(input, on_doc) : parse_stream_libfyaml(input, on_doc);
   if (err) {
-    os << "error at line " << err->mark.line << '\n';
+    // parse_stream moves a mark past the end of input (an unclosed flow collection at the end
+    // of the file) onto the last line; libfyaml's own mark is one line further.
+    const auto lines = static_cast<std::uint32_t>(std::count(input.begin(), input.end(), '\n')
+                                                  + (input.empty() || input.back() != '\n' ? 1 : 0));
+    os << "error at line " << std::min(err->mark.line, std::max<std::uint32_t>(lines, 1)) << '\n';
   }
   return os.str();
 }

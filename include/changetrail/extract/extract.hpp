@@ -45,13 +45,21 @@ void extract_yaml(const FileInput& input, FileResult& out);
 std::vector<Suppression> find_suppressions(std::string_view content);
 
 // .env parsing and ${VAR} substitution as docker compose does it.
+// Variable expansion (Dockerfile ARG, compose .env) stops at this many bytes more than its input: definitions that
+// double a variable forty times would otherwise ask for a terabyte.
+inline constexpr std::size_t k_max_expanded = 64 * 1024;
+struct ExpansionTooLarge {};
+
 struct Variables {
   std::vector<std::pair<std::string, std::string>> values;
+  // .env lines whose value expanded past k_max_expanded (the variable is left unset).
+  std::vector<std::pair<std::uint32_t, std::string>> too_large;
   [[nodiscard]] const std::string* find(std::string_view name) const;
 };
 [[nodiscard]] Variables parse_dotenv(std::string_view content);
 // Substitutes what `vars` defines; unresolved variables stay in the text as ${NAME} so that the
 // reference parser reports them by name. `$$` is a literal `$`.
+// Throws ExpansionTooLarge past k_max_expanded bytes.
 [[nodiscard]] std::string substitute(std::string_view text, const Variables& vars);
 
 } // namespace changetrail::extract

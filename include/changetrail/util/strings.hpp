@@ -19,6 +19,10 @@ namespace changetrail::util {
 // Replaces bytes that are not valid UTF-8 with U+FFFD, so that JSON output stays valid.
 [[nodiscard]] std::string sanitize_utf8(std::string_view s);
 
+// Offset of the first byte that is not valid UTF-8, or of the first NUL byte; npos when there is
+// none. ASCII runs are skipped eight bytes at a time.
+[[nodiscard]] std::size_t first_invalid_utf8_or_nul(std::string_view s);
+
 // Quotes for the one-line error messages: control characters escaped, long inputs shortened.
 [[nodiscard]] std::string quote(std::string_view s, std::size_t max = 200);
 

@@ -31,6 +31,7 @@ struct Node {
   std::uint32_t first = 0;   // children in Document::children(): mapping = key, value, key, value...
   std::uint32_t count = 0;   // number of child slots
   std::uint32_t target = k_none; // alias: the anchored node
+  bool shadowed = false;     // a mapping key repeated later in the same mapping: the last one is used
 };
 
 struct Diagnostic {
