@@ -272,8 +272,10 @@ private:
       }
       std::uint32_t col = 0;
       for (const char c : body) {
-        if ((static_cast<unsigned char>(c) & 0xC0) != 0x80) {
-          ++col; // a column counts characters: continuation bytes share their lead byte's
+        // A column counts characters: continuation bytes share their lead byte's, and a stray
+        // continuation byte at the start of a line counts as a character of its own.
+        if ((static_cast<unsigned char>(c) & 0xC0) != 0x80 || col == 0) {
+          ++col;
         }
         ins.text += c;
         ins.pos.push_back({static_cast<std::uint32_t>(i + 1), col});

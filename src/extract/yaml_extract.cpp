@@ -357,7 +357,7 @@ private:
     const Value chart_spec = spec.get("chart").get("spec");
     const Value chart = chart_spec.get("chart");
     const Value source = chart_spec.get("sourceRef");
-    if (chart.is_scalar() && source.get_text("kind") == "HelmRepository") {
+    if (chart.is_scalar() && !chart.is_null() && source.get_text("kind") == "HelmRepository") {
       PendingChart p;
       p.chart = std::string(chart.text());
       p.version = std::string(chart_spec.get_text("version"));
@@ -462,7 +462,7 @@ private:
     argocd_parameters(helm.get("parameters"), base + ".helm.parameters", id);
 
     for (const auto& image : source.get("kustomize").get("images").items()) {
-      if (!image.is_scalar()) {
+      if (!image.is_scalar() || image.is_null()) {
         continue;
       }
       // [old=]new[:tag][@digest] (argocd app set --kustomize-image)

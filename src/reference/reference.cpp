@@ -292,7 +292,7 @@ Reference parse(std::string_view input)
   std::string_view path = name;
   if (const auto first = name.find('/'); first != std::string_view::npos) {
     const auto head = name.substr(0, first);
-    if (head == "localhost" || head.find_first_of(".:") != std::string_view::npos || head.front() == '[') {
+    if (head == "localhost" || head.find_first_of(".:") != std::string_view::npos || (!head.empty() && head.front() == '[')) {
       domain = head;
       path = name.substr(first + 1);
     }
@@ -336,6 +336,12 @@ Reference parse(std::string_view input)
   r.repository = std::string(path);
   if (r.registry == k_default_registry && path.find('/') == std::string_view::npos) {
     r.repository = "library/" + r.repository;
+  }
+  // The limit applies to the normalized name, as distribution checks it after normalizing:
+  // "nginx" is "docker.io/library/nginx".
+  if (const auto total = r.registry.size() + 1 + r.repository.size(); total > k_name_max) {
+    return invalid(std::move(r), "repository name must not be more than 255 characters (got " + std::to_string(total)
+                                     + " once normalized to " + r.registry + "/...)");
   }
   r.valid = true;
   return r;
@@ -398,6 +404,12 @@ std::string Reference::familiar_name() const
   if (registry != k_default_registry) {
     return name();
   }
+  // The familiar form must parse back to the same name: "docker.io/a.b/c" stays as it is (a.b
+  // would read as a registry host).
+  const auto first = repository.substr(0, repository.find('/'));
+  if (first == "localhost" || first.find_first_of(".:") != std::string::npos) {
+    return name();
+  }
   constexpr std::string_view k_library = "library/";
   if (repository.starts_with(k_library) && repository.find('/', k_library.size()) == std::string::npos) {
     return repository.substr(k_library.size());
@@ -411,6 +423,11 @@ std::string Reference::familiar() const
     return {};
   }
   std::string out = familiar_name();
+  // A bare 64-hex name reads as an image id; with neither tag nor digest it keeps its registry
+  // so that the familiar form parses back (distribution's FamiliarString does not).
+  if (tag.empty() && digest.empty() && is_64_hex(out)) {
+    out = name();
+  }
   if (!tag.empty()) {
     out += ":" + tag;
   }

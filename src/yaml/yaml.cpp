@@ -166,7 +166,14 @@ public:
         ++n.mark.offset;
       }
     }
-    n.text = keep(token_text(data.value));
+    auto text = token_text(data.value);
+    if (n.style == Style::literal || n.style == Style::folded) {
+      // libfyaml 0.7.12 gives an empty block scalar that ends its input the text "\0". Block
+      // scalars have no escapes and the input holds no NUL (parse_stream checks), so a NUL
+      // here is never content.
+      text = text.substr(0, text.find('\0'));
+    }
+    n.text = keep(text);
     const auto index = add(n);
     if (data.anchor != nullptr) {
       m_anchors[std::string(token_text(data.anchor))] = index;
@@ -993,7 +1000,7 @@ private:
         } else if (cur().indent > indent) {
           block_node(cur().indent);
         } else if (cur().indent == indent && seq_item(cur(), indent)) {
-          block_sequence(indent);
+          block_sequence(indent, true);
         } else {
           null_value();
         }
@@ -1009,7 +1016,8 @@ private:
     return index;
   }
 
-  std::uint32_t block_sequence(std::uint32_t indent)
+  // `indentless`: the value of a mapping key at the key's own indentation ("a:\n- x").
+  std::uint32_t block_sequence(std::uint32_t indent, bool indentless = false)
   {
     const std::uint32_t index = open(Kind::sequence, Style::block, mark_at(cur(), indent));
     while (has_line()) {
@@ -1031,6 +1039,10 @@ private:
         advance();
         if (has_line() && cur().indent > indent) {
           block_node(cur().indent);
+        } else if (indentless) {
+          // libfyaml 0.7.12 rejects an empty entry of an indentless sequence ("a:\n-\n"); both
+          // paths must agree, so the document goes to libfyaml.
+          throw Unsupported{};
         } else {
           null_value();
         }
@@ -1163,6 +1175,14 @@ std::optional<ParseError> parse_documents(std::string_view input, const std::fun
         has_content = false;
         begin = k + 1;
         slice = k + 1;
+        // Content after "... " on the same line is an error that libfyaml reports.
+        if (!rest_after_marker_empty(lines[k].text)) {
+          lines[k].indent = 0xFFFFFFu;
+          lines[k].blank = false;
+          begin = k;
+          slice = k;
+          has_content = true;
+        }
         continue;
       }
       if (start_marker) {
@@ -1197,12 +1217,24 @@ std::optional<ParseError> parse_stream_libfyaml(std::string_view input,
 
 namespace {
 
+// A CR not followed by LF is a line break to YAML (old Mac line ends): the line splitter of the
+// fast path knows only LF and CRLF, so such a stream goes to libfyaml whole.
+bool has_lone_cr(std::string_view input)
+{
+  for (auto cr = input.find('\r'); cr != std::string_view::npos; cr = input.find('\r', cr + 1)) {
+    if (cr + 1 == input.size() || input[cr + 1] != '\n') {
+      return true;
+    }
+  }
+  return false;
+}
+
 std::optional<ParseError> parse_stream_checked(std::string_view input,
                                                const std::function<void(const Document&)>& on_document)
 {
   // Directives (%YAML, %TAG) and a byte-order mark change how the whole stream reads: libfyaml.
   const bool directives = input.starts_with('%') || input.find("\n%") != std::string_view::npos;
-  if (directives || input.starts_with("\xEF\xBB\xBF") || input.size() >= 0xFFFFFF00u) {
+  if (directives || input.starts_with("\xEF\xBB\xBF") || input.size() >= 0xFFFFFF00u || has_lone_cr(input)) {
     return parse_stream_libfyaml(input, on_document);
   }
   return parse_documents(input, on_document);

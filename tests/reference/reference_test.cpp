@@ -361,6 +361,12 @@ std::vector<Row> rows()
     bad(repeat("a/", 127) + "ab", "255"),
     bad(repeat("a/", 128) + "a:tag", "255"),
     bad(a256, "255"),
+    // The limit applies after normalization: 240 + "docker.io/library/" is 258.
+    bad(std::string(240, 'a'), "255"),
+    ok(std::string(237, 'a'), dh, "library/" + std::string(237, 'a'), "", "", "docker.io/library/" + std::string(237, 'a'),
+       std::string(237, 'a')),
+    // A familiar form that would read as a registry host keeps docker.io/.
+    ok("docker.io/a.b/c", dh, "a.b/c", "", "", "docker.io/a.b/c", "docker.io/a.b/c"),
     bad("ghcr.io/" + std::string(256, 'b'), "255"),
     ok("ghcr.io/" + deep, "ghcr.io", deep, "", "", "ghcr.io/" + deep, "ghcr.io/" + deep),
     ok("example.com/" + std::string(200, 'x') + ":1", "example.com", std::string(200, 'x'), "1", "",
@@ -419,7 +425,9 @@ std::vector<Row> rows()
        k_hex64 + ":tag"),
     ok(k_hex64.substr(0, 63), dh, "library/" + k_hex64.substr(0, 63), "", "",
        "docker.io/library/" + k_hex64.substr(0, 63), k_hex64.substr(0, 63)),
-    ok("docker.io/" + k_hex64, dh, "library/" + k_hex64, "", "", "docker.io/library/" + k_hex64, k_hex64),
+    // Its familiar form keeps the registry: the bare hex would read back as an image id.
+    ok("docker.io/" + k_hex64, dh, "library/" + k_hex64, "", "", "docker.io/library/" + k_hex64,
+       "docker.io/library/" + k_hex64),
     ok(k_hex64 + "@" + k_d256, dh, "library/" + k_hex64, "", k_d256, "docker.io/library/" + k_hex64 + "@" + k_d256,
        k_hex64 + "@" + k_d256),
     bad(upper(k_hex64), "must be lowercase"),
