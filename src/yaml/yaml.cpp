@@ -511,6 +511,12 @@ std::optional<ParseError> parse_libfyaml_slice(std::string_view slice, std::uint
         err.mark.column = static_cast<std::uint32_t>(std::max(de->column, 1));
       }
     }
+    if (err.mark.line == 0) {
+      // Some errors come without a position (">0: 0\n..." in a block scalar header): point at
+      // the start of the slice, the document that failed.
+      err.mark.line = base_line + 1;
+      err.mark.column = 1;
+    }
     return err;
   }
   return std::nullopt;
