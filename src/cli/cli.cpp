@@ -2,6 +2,7 @@
 
 #include "commands/check.hpp"
 #include "commands/extract.hpp"
+#include "commands/history.hpp"
 #include "commands/ref.hpp"
 #include "globals.hpp"
 
@@ -66,6 +67,16 @@ int main(int argc, char** argv)
   CLI::App* ref = register_ref(app, ref_options);
   CLI::App* extract = register_extract(app, extract_options);
   CLI::App* check = register_check(app, check_options);
+  ScanOptions scan_options;
+  QueryOptions timeline_options;
+  QueryOptions at_options;
+  QueryOptions diff_options;
+  LedgerOptions ledger_options;
+  CLI::App* scan = register_scan(app, scan_options);
+  CLI::App* timeline = register_timeline(app, timeline_options);
+  CLI::App* at = register_at(app, at_options);
+  CLI::App* diff = register_diff(app, diff_options);
+  CLI::App* ledger = register_ledger(app, ledger_options);
 
   try {
     app.parse(argc, argv);
@@ -95,8 +106,23 @@ int main(int argc, char** argv)
     if (check->parsed()) {
       return run_check(globals, check_options);
     }
+    if (scan->parsed()) {
+      return run_scan(globals, scan_options);
+    }
+    if (timeline->parsed()) {
+      return run_timeline(globals, timeline_options);
+    }
+    if (at->parsed()) {
+      return run_at(globals, at_options);
+    }
+    if (diff->parsed()) {
+      return run_diff(globals, diff_options);
+    }
+    if (ledger->parsed()) {
+      return run_ledger(globals, ledger_options);
+    }
     std::cerr << app.help();
-    error_line("no command given (ref, extract, check)");
+    error_line("no command given (ref, extract, check, scan, timeline, at, diff, ledger)");
     return util::k_exit_input;
   } catch (const util::InputError& e) {
     error_line(e.what());

@@ -126,6 +126,7 @@ public:
     auto err = yaml::parse_stream(m_in.content, [this](const yaml::Document& doc) { document(doc); });
     if (err) {
       m_out.problems.push_back({err->mark.line, err->mark.column, "YAML: " + err->message});
+      m_out.parse_failed = true;
     }
   }
 

@@ -69,6 +69,7 @@ struct FileResult {
   std::string file; // display path
   std::string rel;  // repository-relative path (config globs, environments)
   bool checked = false; // false: skipped (not a candidate, ignored, Helm template)
+  bool parse_failed = false; // a YAML syntax error: the findings may be incomplete
   std::vector<Finding> findings;
   std::vector<Problem> problems;
   std::vector<Suppression> suppressions;

@@ -1,0 +1,87 @@
+#pragma once
+
+// RAII over the libgit2 handles changetrail uses: opening a repository, the first-parent line of
+// a branch, tree-to-tree changes, blob reads. Commit and blob ids are 40-hex strings at this
+// interface; libgit2 types stay in git.cpp.
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+struct git_repository;
+
+namespace changetrail::git {
+
+struct CommitInfo {
+  std::string id;           // 40 hex
+  std::string parent;       // first parent (40 hex), empty for a root commit
+  std::int64_t time = 0;    // committer time, Unix seconds
+  std::int64_t author_time = 0;
+  std::string author;       // "Name <email>"
+  std::string summary;      // first line of the message
+};
+
+// One file that differs between a commit's first parent and the commit. For an added file
+// old_path is empty; for a deleted one new_path is empty. Submodules and symbolic links are not
+// reported (git records a commit id or a link target, not a file).
+struct Change {
+  std::string old_path;
+  std::string new_path;
+  std::string old_blob; // 40 hex, empty when absent
+  std::string new_blob;
+};
+
+class Repository {
+public:
+  // Opens the repository containing `path` (a work tree, a worktree or a bare repository).
+  // Throws util::InputError "<path>: not a git repository" when there is none.
+  static Repository open(const std::string& path);
+  Repository(Repository&&) noexcept;
+  Repository& operator=(Repository&&) noexcept;
+  ~Repository();
+
+  [[nodiscard]] std::string path() const;    // work tree, or the git directory when bare
+  [[nodiscard]] bool is_bare() const;
+  [[nodiscard]] bool is_shallow() const;
+  [[nodiscard]] bool is_empty() const;
+  // Short name of the checked-out branch ("main"); empty when HEAD is detached or unborn.
+  [[nodiscard]] std::string current_branch() const;
+  [[nodiscard]] std::string remote_url(const std::string& remote) const; // empty when absent
+  // The commit a revision names (branch, remote-tracking ref, tag, hex id, HEAD~2 ...).
+  [[nodiscard]] std::optional<std::string> resolve_commit(const std::string& revision) const;
+  [[nodiscard]] bool is_ancestor(const std::string& ancestor, const std::string& descendant) const;
+  [[nodiscard]] std::optional<std::string> merge_base(const std::string& a, const std::string& b) const;
+  [[nodiscard]] bool has_commit(const std::string& id) const;
+
+  // The first-parent line from `tip` back to, not including, `stop` (all of it when `stop` is
+  // empty or not on the line), oldest first. `boundary` is set when the line ends at a commit
+  // whose parent is missing (a shallow clone).
+  [[nodiscard]] std::vector<std::string> first_parent_line(const std::string& tip, const std::string& stop,
+                                                           bool& boundary) const;
+  [[nodiscard]] CommitInfo commit_info(const std::string& id) const;
+  // Files changed between `parent` (empty: nothing, the whole tree is new) and `commit`.
+  // `interesting` filters paths before anything is compared in detail.
+  [[nodiscard]] std::vector<Change> changes(const std::string& parent, const std::string& commit,
+                                            const std::function<bool(std::string_view path)>& interesting) const;
+  // A blob's content; nullopt when the object is missing (a partial clone).
+  [[nodiscard]] std::optional<std::string> read_blob(const std::string& id) const;
+  // The blob id at `path` in the tree of `commit`; empty when there is none.
+  [[nodiscard]] std::string blob_at(const std::string& commit, const std::string& path) const;
+  // Every regular file of the commit's tree that `interesting` accepts, as Changes with only the
+  // new side set (used for the first commit of a scan).
+  [[nodiscard]] std::vector<Change> tree_files(const std::string& commit,
+                                               const std::function<bool(std::string_view path)>& interesting) const;
+
+private:
+  explicit Repository(git_repository* repo);
+  git_repository* m_repo = nullptr;
+};
+
+// libgit2 version "1.5.1".
+[[nodiscard]] std::string library_version();
+
+} // namespace changetrail::git

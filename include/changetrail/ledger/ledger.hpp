@@ -1,0 +1,133 @@
+#pragma once
+
+// The ledger: an SQLite file of repositories, scanned commits and events (DESIGN.md "Data
+// flow"). Everything here can be rebuilt from git (`ledger rebuild`) except what later issues
+// add from registries.
+
+#include <changetrail/git/git.hpp>
+#include <changetrail/history/history.hpp>
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+struct sqlite3;
+struct sqlite3_stmt;
+
+namespace changetrail::ledger {
+
+inline constexpr int k_schema_version = 1;
+
+// $CHANGETRAIL_LEDGER, else ${XDG_DATA_HOME:-~/.local/share}/changetrail/ledger.db.
+[[nodiscard]] std::string default_path();
+
+struct Repo {
+  std::int64_t id = 0;
+  std::string name;
+  std::string path;
+  std::string branch;
+  std::string last_commit; // empty before the first scan
+  std::int64_t last_seq = 0;
+  std::int64_t last_scan = 0; // Unix seconds
+  bool shallow_boundary = false;
+};
+
+// One event with its commit and repository (DESIGN.md "event").
+struct EventRow {
+  std::string repo;
+  std::string branch;
+  std::string commit;
+  std::int64_t time = 0;
+  std::int64_t author_time = 0;
+  std::string author;
+  std::string summary;
+  std::int64_t seq = 0;
+  history::Event event;
+};
+
+// One location's reference at a moment (DESIGN.md "state").
+struct StateRow {
+  std::string repo;
+  std::string env;
+  std::string path;
+  std::string location;
+  std::string workload;
+  std::string container;
+  std::string format;
+  std::string ref;
+  std::string input;
+  std::int64_t since = 0; // time of the commit that set it
+  std::string commit;
+};
+
+struct Filter {
+  std::optional<std::int64_t> since;
+  std::optional<std::int64_t> until;
+  std::string env;
+  std::string repo;
+  std::string image;    // substring of the reference before or after
+  std::string path;     // glob over repository-relative paths
+  std::string workload; // substring
+};
+
+struct Stats {
+  std::int64_t repos = 0;
+  std::int64_t commits = 0;
+  std::int64_t events = 0;
+  std::int64_t bytes = 0;
+  std::vector<Repo> repositories;
+};
+
+class Ledger {
+public:
+  enum class Mode { read, write };
+  // Opens (and in write mode creates, with its directories) the ledger. Refuses a file that is
+  // not an SQLite database, one whose schema is newer than this build, and upgrades older ones.
+  // `busy_timeout_ms`: how long a writer waits for another writer before giving up.
+  static Ledger open(const std::string& path, Mode mode, int busy_timeout_ms = 10000);
+  Ledger(Ledger&&) noexcept;
+  Ledger& operator=(Ledger&&) noexcept;
+  ~Ledger();
+
+  [[nodiscard]] const std::string& path() const { return m_path; }
+
+  // Transactions: BEGIN IMMEDIATE takes the write lock at once, so two scanners serialize.
+  void begin();
+  void commit();
+  void rollback() noexcept;
+
+  [[nodiscard]] std::optional<Repo> find_repo(const std::string& name) const;
+  [[nodiscard]] std::vector<Repo> repos() const;
+  Repo create_repo(const std::string& name, const std::string& path, const std::string& branch);
+  // Records a scanned commit and its events; returns the commit's sequence number.
+  std::int64_t add_commit(const Repo& repo, std::int64_t seq, const git::CommitInfo& commit,
+                          const std::vector<history::Event>& events);
+  void set_scan_state(const Repo& repo, const std::string& last_commit, std::int64_t last_seq, bool boundary);
+  // History rewritten: events after `keep_seq` are marked superseded, a marker event is written.
+  void supersede_after(const Repo& repo, std::int64_t keep_seq, std::int64_t new_seq, const git::CommitInfo& tip,
+                       const std::string& old_tip);
+  [[nodiscard]] std::optional<std::int64_t> seq_of_commit(const Repo& repo, const std::string& commit) const;
+  [[nodiscard]] std::int64_t max_seq(const Repo& repo) const;
+
+  [[nodiscard]] std::vector<EventRow> timeline(const Filter& filter) const;
+  // State at a time: per repository, after its last scanned commit with time <= `time`.
+  [[nodiscard]] std::vector<StateRow> state_at(std::int64_t time, const Filter& filter) const;
+  // State after a given commit of one repository.
+  [[nodiscard]] std::vector<StateRow> state_at_commit(const Repo& repo, std::int64_t seq, const Filter& filter) const;
+  [[nodiscard]] Stats stats() const;
+  // Every event, in a stable order, for comparisons in tests and `ledger dump`.
+  [[nodiscard]] std::vector<EventRow> dump() const;
+
+private:
+  Ledger(sqlite3* db, std::string path);
+  void exec(const char* sql) const;
+  void migrate(bool write);
+  [[nodiscard]] std::vector<StateRow> state_query(const std::string& cut_sql, const std::vector<std::int64_t>& binds,
+                                                  const Filter& filter) const;
+
+  sqlite3* m_db = nullptr;
+  std::string m_path;
+};
+
+} // namespace changetrail::ledger

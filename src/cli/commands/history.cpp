@@ -1,0 +1,701 @@
+// scan, timeline, at, diff, ledger: the history ledger commands.
+#include "history.hpp"
+
+#include <changetrail/git/git.hpp>
+#include <changetrail/ledger/ledger.hpp>
+#include <changetrail/ledger/scan.hpp>
+#include <changetrail/reference/reference.hpp>
+#include <changetrail/util/error.hpp>
+#include <changetrail/util/json_text.hpp>
+#include <changetrail/util/strings.hpp>
+#include <changetrail/util/time.hpp>
+
+#include <chrono>
+#include <cstdio>
+#include <filesystem>
+#include <iostream>
+#include <map>
+#include <unistd.h>
+
+namespace fs = std::filesystem;
+
+namespace changetrail::cli {
+
+namespace {
+
+const std::vector<std::string> k_formats{"table", "json", "jsonl", "csv", "markdown"};
+
+std::string ledger_path(const Globals& globals)
+{
+  return globals.ledger.empty() ? ledger::default_path() : globals.ledger;
+}
+
+void add_format(CLI::App& sub, std::string& format)
+{
+  sub.add_option("--format", format, "Output format")->check(CLI::IsMember(k_formats))->capture_default_str();
+}
+
+void add_filters(CLI::App& sub, QueryOptions& o)
+{
+  sub.add_option("--env", o.env, "Only this environment");
+  sub.add_option("--repo", o.repo,
+                 "Only this repository (its ledger name); a repository directory is scanned first, incrementally");
+  sub.add_option("--image", o.image, "Only references containing this text (before or after)");
+  sub.add_option("--path", o.path, "Only files matching this glob (repository-relative)");
+  sub.add_option("--workload", o.workload, "Only workloads containing this text");
+  sub.add_flag("--local", o.local, "Times in the local time zone instead of UTC");
+  add_format(sub, o.format);
+}
+
+std::string format_time(std::int64_t t, bool local)
+{
+  return local ? util::format_local(t) : util::format_table_utc(t);
+}
+
+class Progress {
+public:
+  explicit Progress(bool enabled) : m_enabled(enabled && isatty(STDERR_FILENO) != 0) {}
+  ~Progress() { finish(); }
+  Progress(const Progress&) = delete;
+  Progress& operator=(const Progress&) = delete;
+
+  void update(std::int64_t done, std::int64_t total)
+  {
+    if (!m_enabled) {
+      return;
+    }
+    const auto now = std::chrono::steady_clock::now();
+    const double elapsed = std::chrono::duration<double>(now - m_start).count();
+    if (elapsed < 1.0 || now - m_last < std::chrono::milliseconds(200)) {
+      return;
+    }
+    m_last = now;
+    const double rate = static_cast<double>(done) / elapsed;
+    const double eta = rate > 0 ? static_cast<double>(total - done) / rate : 0;
+    std::fprintf(stderr, "\rscan: %lld/%lld commits, %.0f commits/s, ETA %.0fs   ", static_cast<long long>(done),
+                 static_cast<long long>(total), rate, eta);
+    m_shown = true;
+  }
+
+  void finish()
+  {
+    if (m_shown) {
+      std::fputs("\r\033[K", stderr);
+      m_shown = false;
+    }
+  }
+
+private:
+  bool m_enabled;
+  bool m_shown = false;
+  std::chrono::steady_clock::time_point m_start = std::chrono::steady_clock::now();
+  std::chrono::steady_clock::time_point m_last{};
+};
+
+ledger::ScanSummary run_scan_into(const Globals& globals, ledger::Ledger& led, const std::string& repo_dir,
+                                  const std::string& branch, const std::string& name, bool show_progress)
+{
+  ledger::ScanRequest request;
+  request.repo_dir = repo_dir;
+  request.branch = branch;
+  request.name = name;
+  const auto repo_root = git::Repository::open(repo_dir).path();
+  const Workspace ws = open_workspace(globals, {repo_root});
+  const policy::Config config = ws.config;
+  request.options.ignored = [config](std::string_view rel) { return config.ignored(rel); };
+  request.options.environment = [config](std::string_view rel) { return config.environment_for(rel); };
+  request.warn = [&globals](const std::string& w) { warn(globals, w); };
+  if (globals.verbose > 0) {
+    request.note = [&globals](const std::string& w) { warn(globals, w); };
+  }
+  Progress progress(show_progress && !globals.quiet);
+  request.progress = [&progress](std::int64_t done, std::int64_t total) { progress.update(done, total); };
+  auto summary = ledger::scan(led, request);
+  progress.finish();
+  return summary;
+}
+
+// --repo on a query: a directory that is a git repository is scanned first and filtered by its
+// ledger name; anything else is a ledger name.
+std::string prepare_repo(const Globals& globals, const std::string& repo)
+{
+  std::error_code ec;
+  if (repo.empty() || !fs::is_directory(repo, ec)) {
+    return repo;
+  }
+  auto led = ledger::Ledger::open(ledger_path(globals), ledger::Ledger::Mode::write);
+  const auto summary = run_scan_into(globals, led, repo, "", "", true);
+  return summary.name;
+}
+
+// --- JSON ------------------------------------------------------------------------------------
+
+void append_ref(std::string& out, const std::string& written, const std::string& input)
+{
+  if (written.empty()) {
+    out += "null";
+    return;
+  }
+  auto r = reference::parse(input.empty() ? written : input);
+  r.input = written;
+  reference::append_json(out, r);
+}
+
+bool pinned(const std::string& written, const std::string& input)
+{
+  if (written.empty()) {
+    return false;
+  }
+  return reference::parse(input.empty() ? written : input).has_digest();
+}
+
+void field(std::string& out, const char* name, std::string_view value, bool first = false)
+{
+  if (!first) {
+    out += ',';
+  }
+  out += '"';
+  out += name;
+  out += "\":";
+  util::append_json_string(out, value);
+}
+
+std::string event_json(const ledger::EventRow& row)
+{
+  const auto& e = row.event;
+  std::string out = "{";
+  field(out, "repo", row.repo, true);
+  field(out, "branch", row.branch);
+  field(out, "commit", row.commit);
+  field(out, "time", util::format_rfc3339_utc(row.time));
+  field(out, "author_time", util::format_rfc3339_utc(row.author_time));
+  field(out, "author", row.author);
+  field(out, "summary", row.summary);
+  field(out, "path", e.path);
+  if (!e.from_path.empty()) {
+    field(out, "from_path", e.from_path);
+  }
+  field(out, "env", e.env);
+  field(out, "format", e.format);
+  field(out, "location", e.location);
+  field(out, "workload", e.workload);
+  field(out, "container", e.container);
+  field(out, "change", e.change);
+  if (e.change == history::k_history_rewritten) {
+    out += ",\"from\":null,\"to\":null,\"pinned\":false,\"observed\":null,\"old_tip\":";
+    util::append_json_string(out, e.from_ref);
+    out += '}';
+    return out;
+  }
+  out += ",\"from\":";
+  append_ref(out, e.from_ref, e.from_input);
+  out += ",\"to\":";
+  append_ref(out, e.to_ref, e.to_input);
+  out += ",\"pinned\":";
+  out += pinned(e.to_ref, e.to_input) ? "true" : "false";
+  out += ",\"observed\":null}";
+  return out;
+}
+
+std::string state_json(const ledger::StateRow& s)
+{
+  std::string out = "{";
+  field(out, "repo", s.repo, true);
+  field(out, "env", s.env);
+  field(out, "path", s.path);
+  field(out, "location", s.location);
+  field(out, "workload", s.workload);
+  field(out, "container", s.container);
+  field(out, "format", s.format);
+  out += ",\"ref\":";
+  append_ref(out, s.ref, s.input);
+  field(out, "since", util::format_rfc3339_utc(s.since));
+  field(out, "commit", s.commit);
+  out += ",\"observed\":null}";
+  return out;
+}
+
+// --- tables ----------------------------------------------------------------------------------
+
+std::string csv_cell(std::string_view s)
+{
+  if (s.find_first_of(",\"\n\r") == std::string_view::npos) {
+    return std::string(s);
+  }
+  std::string out = "\"";
+  for (const char c : s) {
+    if (c == '"') {
+      out += '"';
+    }
+    out += c;
+  }
+  return out + "\"";
+}
+
+std::string md_cell(std::string_view s)
+{
+  std::string out;
+  for (const char c : s) {
+    if (c == '|') {
+      out += "\\|";
+    } else if (c == '\n' || c == '\r') {
+      out += ' ';
+    } else {
+      out += c;
+    }
+  }
+  return out;
+}
+
+// Prints rows as an aligned table, CSV or Markdown.
+void write_grid(std::ostream& os, const std::string& format, const std::vector<std::string>& header,
+                const std::vector<std::vector<std::string>>& rows)
+{
+  if (format == "csv") {
+    for (std::size_t i = 0; i < header.size(); ++i) {
+      os << (i ? "," : "") << csv_cell(header[i]);
+    }
+    os << '\n';
+    for (const auto& r : rows) {
+      for (std::size_t i = 0; i < r.size(); ++i) {
+        os << (i ? "," : "") << csv_cell(r[i]);
+      }
+      os << '\n';
+    }
+    return;
+  }
+  if (format == "markdown") {
+    os << '|';
+    for (const auto& h : header) {
+      os << ' ' << md_cell(h) << " |";
+    }
+    os << "\n|";
+    for (std::size_t i = 0; i < header.size(); ++i) {
+      os << " --- |";
+    }
+    os << '\n';
+    for (const auto& r : rows) {
+      os << '|';
+      for (const auto& c : r) {
+        os << ' ' << md_cell(c) << " |";
+      }
+      os << '\n';
+    }
+    return;
+  }
+  std::vector<std::size_t> width(header.size());
+  for (std::size_t i = 0; i < header.size(); ++i) {
+    width[i] = util::utf8_length(header[i]);
+  }
+  for (const auto& r : rows) {
+    for (std::size_t i = 0; i < r.size() && i < width.size(); ++i) {
+      width[i] = std::max<std::size_t>(width[i], util::utf8_length(r[i]));
+    }
+  }
+  const auto line = [&](const std::vector<std::string>& cells) {
+    std::string out;
+    for (std::size_t i = 0; i < cells.size(); ++i) {
+      out += cells[i];
+      if (i + 1 < cells.size()) {
+        out += std::string(width[i] - util::utf8_length(cells[i]) + 2, ' ');
+      }
+    }
+    os << util::sanitize_utf8(out) << '\n';
+  };
+  line(header);
+  for (const auto& r : rows) {
+    line(r);
+  }
+}
+
+std::string shown_ref(const std::string& written)
+{
+  return written.empty() ? "-" : written;
+}
+
+std::string unpinned_mark(const std::string& written, const std::string& input)
+{
+  return !written.empty() && !pinned(written, input) ? " (unpinned)" : "";
+}
+
+void write_timeline_table(std::ostream& os, const std::vector<ledger::EventRow>& rows, bool local)
+{
+  if (rows.empty()) {
+    os << "no changes in this window\n";
+    return;
+  }
+  std::string current;
+  for (const auto& row : rows) {
+    const auto& e = row.event;
+    const std::string key = row.repo + "\n" + row.commit;
+    if (key != current) {
+      current = key;
+      os << format_time(row.time, local) << "  " << row.commit.substr(0, 12) << "  " << util::sanitize_utf8(row.author)
+         << "  " << util::sanitize_utf8(row.summary) << "  [" << row.repo << "]\n";
+    }
+    if (e.change == history::k_history_rewritten) {
+      os << "    history rewritten: " << e.from_ref.substr(0, 12) << " is no longer on " << row.branch << "\n";
+      continue;
+    }
+    std::string what;
+    if (e.change == history::k_added) {
+      what = "+ " + e.to_ref + unpinned_mark(e.to_ref, e.to_input);
+    } else if (e.change == history::k_removed) {
+      what = "- " + e.from_ref;
+    } else if (e.change == history::k_moved) {
+      what = "moved from " + e.from_path + ": " + shown_ref(e.from_ref) + " -> " + e.to_ref + unpinned_mark(e.to_ref, e.to_input);
+    } else {
+      what = e.from_ref + " -> " + e.to_ref + unpinned_mark(e.to_ref, e.to_input);
+    }
+    os << "    " << (e.env.empty() ? "-" : e.env) << "  " << e.path << "  " << e.location << "  "
+       << util::sanitize_utf8(what) << "\n";
+  }
+}
+
+std::vector<std::string> event_cells(const ledger::EventRow& row, bool local)
+{
+  const auto& e = row.event;
+  return {format_time(row.time, local), row.repo, row.commit.substr(0, 12), row.author, e.env, e.path, e.location,
+          e.change, e.from_ref, e.to_ref, pinned(e.to_ref, e.to_input) ? "yes" : "no", row.summary};
+}
+
+const std::vector<std::string> k_event_header{"time", "repo", "commit", "author", "env", "path", "location",
+                                              "change", "from", "to", "pinned", "summary"};
+const std::vector<std::string> k_state_header{"repo", "env", "path", "location", "ref", "since", "commit"};
+
+std::vector<std::string> state_cells(const ledger::StateRow& s, bool local)
+{
+  return {s.repo, s.env.empty() ? "-" : s.env, s.path, s.location, s.ref + unpinned_mark(s.ref, s.input),
+          format_time(s.since, local), s.commit.substr(0, 12)};
+}
+
+ledger::Filter make_filter(const QueryOptions& o, const std::string& repo_name)
+{
+  ledger::Filter f;
+  f.env = o.env;
+  f.repo = repo_name;
+  f.image = o.image;
+  f.path = o.path;
+  f.workload = o.workload;
+  return f;
+}
+
+// A point for `at` and `diff`: a time, else a git revision of a scanned repository.
+struct Point {
+  std::optional<std::int64_t> time;
+  ledger::Repo repo;
+  std::int64_t seq = 0;
+  std::string label;
+};
+
+Point resolve_point(const ledger::Ledger& led, const std::string& text, const std::string& repo_name)
+{
+  Point p;
+  p.label = text;
+  const auto now = util::now_seconds();
+  if (auto t = util::try_parse_time(text, now)) {
+    p.time = *t;
+    return p;
+  }
+  for (const auto& r : led.repos()) {
+    if (!repo_name.empty() && r.name != repo_name) {
+      continue;
+    }
+    std::optional<std::string> id;
+    try {
+      id = git::Repository::open(r.path).resolve_commit(text);
+    } catch (const util::InputError&) {
+      continue;
+    }
+    if (!id) {
+      continue;
+    }
+    const auto seq = led.seq_of_commit(r, *id);
+    if (!seq) {
+      throw util::InputError("revision " + text + " (" + id->substr(0, 12) + ") is not a scanned commit of the branch "
+                             + r.branch + " of " + r.name);
+    }
+    p.repo = r;
+    p.seq = *seq;
+    return p;
+  }
+  // Let parse_time explain the accepted forms.
+  try {
+    (void)util::parse_time(text, now);
+  } catch (const util::InputError& e) {
+    throw util::InputError(std::string(e.what()) + "; nor is it a revision of a scanned repository");
+  }
+  throw util::InputError("cannot read " + util::quote(text) + " as a time or a revision");
+}
+
+std::vector<ledger::StateRow> state_of(const ledger::Ledger& led, const Point& p, const ledger::Filter& f)
+{
+  if (p.time) {
+    return led.state_at(*p.time, f);
+  }
+  return led.state_at_commit(p.repo, p.seq, f);
+}
+
+} // namespace
+
+CLI::App* register_scan(CLI::App& app, ScanOptions& options)
+{
+  auto* sub = app.add_subcommand("scan", "Record the image history of a deployment repository into the ledger");
+  sub->add_option("--repo", options.repo, "Repository directory (default: the one containing the current directory)");
+  sub->add_option("--branch", options.branch, "Branch to follow (default: the checked-out branch; origin/main allowed)");
+  sub->add_option("--name", options.name, "Name in the ledger (default: the origin URL, else the path)");
+  return sub;
+}
+
+CLI::App* register_timeline(CLI::App& app, QueryOptions& options)
+{
+  auto* sub = app.add_subcommand("timeline", "Image changes in a time window, grouped by commit");
+  sub->add_option("--since", options.since, "Start: RFC 3339, YYYY-MM-DD[ HH:MM[:SS]], 3h, 2d, 1w (default: 24h)");
+  sub->add_option("--until", options.until, "End (default: now)");
+  add_filters(*sub, options);
+  return sub;
+}
+
+CLI::App* register_at(CLI::App& app, QueryOptions& options)
+{
+  auto* sub = app.add_subcommand("at", "What was deployed at a time: one row per location");
+  sub->add_option("TIME", options.times, "A time or a revision of the scanned branch")->required()->expected(1);
+  add_filters(*sub, options);
+  return sub;
+}
+
+CLI::App* register_diff(CLI::App& app, QueryOptions& options)
+{
+  auto* sub = app.add_subcommand("diff", "What changed between two times or revisions, per location");
+  sub->add_option("FROM TO", options.times, "Two times or revisions")->required()->expected(2);
+  add_filters(*sub, options);
+  return sub;
+}
+
+CLI::App* register_ledger(CLI::App& app, LedgerOptions& options)
+{
+  auto* sub = app.add_subcommand("ledger", "Inspect the ledger: stats, dump");
+  sub->add_option("ACTION", options.action, "stats | dump")->required()->check(CLI::IsMember({"stats", "dump"}));
+  sub->add_option("--format", options.format, "table or json")->check(CLI::IsMember({"table", "json"}))->capture_default_str();
+  return sub;
+}
+
+int run_scan(const Globals& globals, const ScanOptions& options)
+{
+  const auto start = std::chrono::steady_clock::now();
+  auto led = ledger::Ledger::open(ledger_path(globals), ledger::Ledger::Mode::write);
+  const auto s = run_scan_into(globals, led, options.repo, options.branch, options.name, true);
+  const double elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  if (s.empty) {
+    warn(globals, options.repo + ": the repository has no commits yet; nothing to scan");
+  }
+  if (!globals.quiet) {
+    char secs[32];
+    std::snprintf(secs, sizeof secs, "%.2f s", elapsed);
+    std::cerr << "scanned " << s.name << " " << s.branch << ": " << s.commits << " commits, " << s.events << " events, "
+              << s.files_skipped << " files skipped, " << s.files_unparsable << " file versions unparsable (-v lists them)"
+              << (s.boundary ? ", shallow boundary" : "")
+              << (s.rewritten ? ", history rewritten" : "") << ", " << secs << "\n";
+  }
+  return util::k_exit_clean;
+}
+
+int run_timeline(const Globals& globals, const QueryOptions& options)
+{
+  const std::string repo_name = prepare_repo(globals, options.repo);
+  const auto led = ledger::Ledger::open(ledger_path(globals), ledger::Ledger::Mode::read);
+  const auto now = util::now_seconds();
+  ledger::Filter f = make_filter(options, repo_name);
+  f.since = util::parse_time(options.since.empty() ? "24h" : options.since, now);
+  f.until = options.until.empty() ? now : util::parse_time(options.until, now);
+  if (*f.since > *f.until) {
+    throw util::InputError("--since is after --until");
+  }
+  const auto rows = led.timeline(f);
+  std::string out;
+  if (options.format == "json" || options.format == "jsonl") {
+    const bool lines = options.format == "jsonl";
+    out += lines ? "" : "[";
+    for (std::size_t i = 0; i < rows.size(); ++i) {
+      if (!lines && i > 0) {
+        out += ',';
+      }
+      out += event_json(rows[i]);
+      if (lines) {
+        out += '\n';
+      }
+    }
+    out += lines ? "" : "]\n";
+    std::cout << out;
+  } else if (options.format == "table") {
+    write_timeline_table(std::cout, rows, options.local);
+  } else {
+    std::vector<std::vector<std::string>> cells;
+    for (const auto& r : rows) {
+      cells.push_back(event_cells(r, options.local));
+    }
+    write_grid(std::cout, options.format, k_event_header, cells);
+  }
+  std::cout.flush();
+  return util::k_exit_clean;
+}
+
+int run_at(const Globals& globals, const QueryOptions& options)
+{
+  const std::string repo_name = prepare_repo(globals, options.repo);
+  const auto led = ledger::Ledger::open(ledger_path(globals), ledger::Ledger::Mode::read);
+  const Point p = resolve_point(led, options.times.at(0), repo_name);
+  const auto rows = state_of(led, p, make_filter(options, repo_name));
+  if (options.format == "json" || options.format == "jsonl") {
+    const bool lines = options.format == "jsonl";
+    std::string out = lines ? "" : "[";
+    for (std::size_t i = 0; i < rows.size(); ++i) {
+      if (!lines && i > 0) {
+        out += ',';
+      }
+      out += state_json(rows[i]);
+      if (lines) {
+        out += '\n';
+      }
+    }
+    out += lines ? "" : "]\n";
+    std::cout << out;
+  } else {
+    std::vector<std::vector<std::string>> cells;
+    for (const auto& r : rows) {
+      cells.push_back(state_cells(r, options.local));
+    }
+    write_grid(std::cout, options.format, k_state_header, cells);
+  }
+  std::cout.flush();
+  return util::k_exit_clean;
+}
+
+int run_diff(const Globals& globals, const QueryOptions& options)
+{
+  const std::string repo_name = prepare_repo(globals, options.repo);
+  const auto led = ledger::Ledger::open(ledger_path(globals), ledger::Ledger::Mode::read);
+  const auto f = make_filter(options, repo_name);
+  const auto before = state_of(led, resolve_point(led, options.times.at(0), repo_name), f);
+  const auto after = state_of(led, resolve_point(led, options.times.at(1), repo_name), f);
+  using Key = std::tuple<std::string, std::string, std::string>;
+  std::map<Key, const ledger::StateRow*> a;
+  std::map<Key, const ledger::StateRow*> b;
+  for (const auto& s : before) {
+    a[{s.repo, s.path, s.location}] = &s;
+  }
+  for (const auto& s : after) {
+    b[{s.repo, s.path, s.location}] = &s;
+  }
+  struct Change {
+    std::string change;
+    const ledger::StateRow* from;
+    const ledger::StateRow* to;
+  };
+  std::vector<Change> changes;
+  for (const auto& [k, s] : a) {
+    const auto it = b.find(k);
+    if (it == b.end()) {
+      changes.push_back({"removed", s, nullptr});
+    } else {
+      const auto& x = s->input.empty() ? s->ref : s->input;
+      const auto& y = it->second->input.empty() ? it->second->ref : it->second->input;
+      if (x != y) {
+        changes.push_back({"changed", s, it->second});
+      }
+    }
+  }
+  for (const auto& [k, s] : b) {
+    if (!a.contains(k)) {
+      changes.push_back({"added", nullptr, s});
+    }
+  }
+  std::sort(changes.begin(), changes.end(), [](const Change& x, const Change& y) {
+    const auto* p = x.to != nullptr ? x.to : x.from;
+    const auto* q = y.to != nullptr ? y.to : y.from;
+    return std::tie(p->repo, p->env, p->path, p->location) < std::tie(q->repo, q->env, q->path, q->location);
+  });
+  if (options.format == "json" || options.format == "jsonl") {
+    const bool lines = options.format == "jsonl";
+    std::string out = lines ? "" : "[";
+    for (std::size_t i = 0; i < changes.size(); ++i) {
+      if (!lines && i > 0) {
+        out += ',';
+      }
+      out += "{\"change\":";
+      util::append_json_string(out, changes[i].change);
+      out += ",\"from\":" + (changes[i].from != nullptr ? state_json(*changes[i].from) : std::string("null"));
+      out += ",\"to\":" + (changes[i].to != nullptr ? state_json(*changes[i].to) : std::string("null")) + "}";
+      if (lines) {
+        out += '\n';
+      }
+    }
+    out += lines ? "" : "]\n";
+    std::cout << out;
+  } else {
+    std::vector<std::vector<std::string>> cells;
+    for (const auto& c : changes) {
+      const auto* s = c.to != nullptr ? c.to : c.from;
+      cells.push_back({c.change, s->repo, s->env.empty() ? "-" : s->env, s->path, s->location,
+                       c.from != nullptr ? c.from->ref : "-",
+                       c.to != nullptr ? c.to->ref + unpinned_mark(c.to->ref, c.to->input) : "-"});
+    }
+    if (options.format == "table" && cells.empty()) {
+      std::cout << "no differences\n";
+    } else {
+      write_grid(std::cout, options.format, {"change", "repo", "env", "path", "location", "from", "to"}, cells);
+    }
+  }
+  std::cout.flush();
+  return util::k_exit_clean;
+}
+
+int run_ledger(const Globals& globals, const LedgerOptions& options)
+{
+  const auto led = ledger::Ledger::open(ledger_path(globals), ledger::Ledger::Mode::read);
+  if (options.action == "dump") {
+    std::string out;
+    for (const auto& row : led.dump()) {
+      out += event_json(row);
+      out += '\n';
+    }
+    std::cout << out;
+    return util::k_exit_clean;
+  }
+  const auto st = led.stats();
+  if (options.format == "json") {
+    std::string out = "{\"ledger\":";
+    util::append_json_string(out, led.path());
+    out += ",\"schema\":" + std::to_string(ledger::k_schema_version) + ",\"repos\":" + std::to_string(st.repos)
+           + ",\"commits\":" + std::to_string(st.commits) + ",\"events\":" + std::to_string(st.events)
+           + ",\"bytes\":" + std::to_string(st.bytes) + ",\"repositories\":[";
+    for (std::size_t i = 0; i < st.repositories.size(); ++i) {
+      const auto& r = st.repositories[i];
+      out += i ? "," : "";
+      out += "{";
+      field(out, "name", r.name, true);
+      field(out, "path", r.path);
+      field(out, "branch", r.branch);
+      field(out, "last_commit", r.last_commit);
+      field(out, "last_scan", r.last_scan != 0 ? util::format_rfc3339_utc(r.last_scan) : "");
+      out += "}";
+    }
+    out += "]}\n";
+    std::cout << out;
+    return util::k_exit_clean;
+  }
+  std::cout << "ledger   " << led.path() << " (schema " << ledger::k_schema_version << ", " << (st.bytes >> 10)
+            << " KiB)\nrepos    " << st.repos << "\ncommits  " << st.commits << "\nevents   " << st.events << "\n";
+  std::vector<std::vector<std::string>> cells;
+  for (const auto& r : st.repositories) {
+    cells.push_back({r.name, r.branch, r.last_commit.substr(0, 12),
+                     r.last_scan != 0 ? util::format_table_utc(r.last_scan) : "-"});
+  }
+  if (!cells.empty()) {
+    std::cout << '\n';
+    write_grid(std::cout, "table", {"repo", "branch", "last commit", "last scan"}, cells);
+  }
+  return util::k_exit_clean;
+}
+
+} // namespace changetrail::cli

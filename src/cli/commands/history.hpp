@@ -1,0 +1,47 @@
+#pragma once
+
+#include "../globals.hpp"
+
+#include <CLI/CLI.hpp>
+
+#include <string>
+#include <vector>
+
+namespace changetrail::cli {
+
+struct ScanOptions {
+  std::string repo = ".";
+  std::string branch;
+  std::string name;
+};
+
+struct QueryOptions {
+  std::string since;
+  std::string until;
+  std::string env;
+  std::string repo;
+  std::string image;
+  std::string path;
+  std::string workload;
+  std::string format = "table";
+  bool local = false;
+  std::vector<std::string> times; // at: TIME; diff: FROM TO
+};
+
+struct LedgerOptions {
+  std::string action; // stats | dump
+  std::string format = "table";
+};
+
+CLI::App* register_scan(CLI::App& app, ScanOptions& options);
+CLI::App* register_timeline(CLI::App& app, QueryOptions& options);
+CLI::App* register_at(CLI::App& app, QueryOptions& options);
+CLI::App* register_diff(CLI::App& app, QueryOptions& options);
+CLI::App* register_ledger(CLI::App& app, LedgerOptions& options);
+int run_scan(const Globals& globals, const ScanOptions& options);
+int run_timeline(const Globals& globals, const QueryOptions& options);
+int run_at(const Globals& globals, const QueryOptions& options);
+int run_diff(const Globals& globals, const QueryOptions& options);
+int run_ledger(const Globals& globals, const LedgerOptions& options);
+
+} // namespace changetrail::cli

@@ -1,0 +1,291 @@
+#include <changetrail/history/history.hpp>
+
+#include <changetrail/extract/extract.hpp>
+
+#include <algorithm>
+#include <map>
+#include <set>
+
+namespace changetrail::history {
+
+struct Scanner::Cached {
+  struct Item {
+    std::string location;
+    std::string format;
+    std::string workload;
+    std::string container;
+    std::string ref;
+    std::string input;
+    std::uint32_t line = 0;
+  };
+  std::vector<Item> items;
+  // The YAML did not parse: what the file deploys is unknown in this version, so it produces no
+  // events; the next version that parses is compared with the last one that did.
+  bool broken = false;
+};
+
+namespace {
+
+// Bounds the blob cache: past this many distinct contents it starts over (memory stays flat
+// over 100,000 commits; the files changing now are the ones that matter).
+constexpr std::size_t k_cache_limit = 20000;
+
+std::string_view basename(std::string_view path)
+{
+  const auto slash = path.rfind('/');
+  return slash == std::string_view::npos ? path : path.substr(slash + 1);
+}
+
+std::string parent_dir(const std::string& path)
+{
+  const auto slash = path.rfind('/');
+  return slash == std::string::npos ? std::string{} : path.substr(0, slash + 1);
+}
+
+using Items = std::vector<Scanner::Cached::Item>;
+
+struct Side {
+  std::string path;
+  const Scanner::Cached::Item* item;
+};
+
+} // namespace
+
+Scanner::Scanner(const git::Repository& repo, ScanOptions options) : m_repo(repo), m_options(std::move(options)) {}
+
+Scanner::~Scanner() = default;
+
+bool Scanner::candidate(std::string_view path) const
+{
+  if (extract::classify(basename(path)) == extract::FileKind::none) {
+    return false;
+  }
+  return !(m_options.ignored && m_options.ignored(path));
+}
+
+std::shared_ptr<const Scanner::Cached> Scanner::findings(const std::string& commit, const std::string& path,
+                                                         const std::string& blob, CommitEvents& out)
+{
+  const auto kind = extract::classify(basename(path));
+  std::string key = blob;
+  std::string dotenv_blob;
+  if (kind == extract::FileKind::compose) {
+    // A compose file's references depend on the .env beside it.
+    dotenv_blob = m_repo.blob_at(commit, parent_dir(path) + ".env");
+    key += ":" + dotenv_blob;
+  }
+  if (const auto it = m_cache.find(key); it != m_cache.end()) {
+    return it->second;
+  }
+  const auto content = m_repo.read_blob(blob);
+  if (!content) {
+    out.warnings.push_back("commit " + commit.substr(0, 12) + ": " + path + ": blob " + blob.substr(0, 12)
+                           + " is missing from the object store (partial clone?); file skipped");
+    ++out.files_skipped;
+    return nullptr;
+  }
+  extract::FileInput input;
+  input.file = path;
+  input.rel = path;
+  input.content = *content;
+  input.kind = kind;
+  input.read_dotenv = [&]() -> std::optional<std::string> {
+    if (dotenv_blob.empty()) {
+      return std::nullopt;
+    }
+    return m_repo.read_blob(dotenv_blob);
+  };
+  const extract::FileResult result = extract::extract_file(input);
+  auto cached = std::make_shared<Cached>();
+  if (result.parse_failed) {
+    cached->broken = true;
+    for (const auto& p : result.problems) {
+      if (p.message.starts_with("YAML: ")) {
+        out.notes.push_back("commit " + commit.substr(0, 12) + ": " + path + ":" + std::to_string(p.line) + ": "
+                            + p.message + "; no events for this file in this commit");
+      }
+    }
+    ++out.files_unparsable;
+  }
+  std::map<std::string, int> seen;
+  for (const auto& f : result.findings) {
+    Cached::Item item;
+    // Two references at one location key in one file (rare: generic keys) stay apart.
+    const int n = ++seen[f.location];
+    item.location = n == 1 ? f.location : f.location + "#" + std::to_string(n);
+    item.format = f.format;
+    item.workload = f.workload;
+    item.container = f.container;
+    item.ref = f.ref;
+    item.input = f.image.input != f.ref ? f.image.input : std::string{};
+    item.line = f.line;
+    cached->items.push_back(std::move(item));
+  }
+  if (m_cache.size() >= k_cache_limit) {
+    m_cache.clear();
+  }
+  m_cache.emplace(std::move(key), cached);
+  return cached;
+}
+
+CommitEvents Scanner::scan(const std::string& commit, const std::string& parent)
+{
+  CommitEvents out;
+  out.commit = m_repo.commit_info(commit);
+  const auto interesting = [this](std::string_view p) { return candidate(p); };
+  const auto changes = parent.empty() ? m_repo.tree_files(commit, interesting) : m_repo.changes(parent, commit, interesting);
+
+  // Old and new findings per path; a path whose blob is missing on either side is left out.
+  std::map<std::string, std::shared_ptr<const Cached>> before;
+  std::map<std::string, std::shared_ptr<const Cached>> after;
+  std::set<std::string> unreadable;
+  for (const auto& c : changes) {
+    if (!c.old_blob.empty()) {
+      auto f = findings(parent, c.old_path, c.old_blob, out);
+      if (f) {
+        before[c.old_path] = std::move(f);
+      } else {
+        unreadable.insert(c.old_path);
+      }
+    }
+    if (!c.new_blob.empty()) {
+      auto f = findings(commit, c.new_path, c.new_blob, out);
+      if (f) {
+        after[c.new_path] = std::move(f);
+      } else {
+        unreadable.insert(c.new_path);
+      }
+    }
+  }
+  for (const auto& p : unreadable) {
+    before.erase(p);
+    after.erase(p);
+  }
+  // A file that does not parse now: no events. A file that did not parse before: compared with
+  // its last version that parsed (in this run), else taken as new.
+  for (auto it = after.begin(); it != after.end();) {
+    if (it->second->broken) {
+      before.erase(it->first);
+      it = after.erase(it);
+    } else {
+      ++it;
+    }
+  }
+  for (auto it = before.begin(); it != before.end();) {
+    if (it->second->broken) {
+      const auto good = m_last_good.find(it->first);
+      if (good != m_last_good.end()) {
+        it->second = good->second;
+        ++it;
+      } else {
+        it = before.erase(it);
+      }
+    } else {
+      ++it;
+    }
+  }
+  for (const auto& c : changes) {
+    if (!c.old_path.empty() && c.new_path != c.old_path) {
+      m_last_good.erase(c.old_path);
+    }
+  }
+  for (const auto& [path, cached] : after) {
+    m_last_good[path] = cached;
+  }
+
+  const auto index = [](const std::map<std::string, std::shared_ptr<const Cached>>& side) {
+    std::map<std::pair<std::string, std::string>, const Cached::Item*> out_index;
+    for (const auto& [path, cached] : side) {
+      for (const auto& item : cached->items) {
+        out_index.emplace(std::make_pair(path, item.location), &item);
+      }
+    }
+    return out_index;
+  };
+  const auto old_index = index(before);
+  const auto new_index = index(after);
+  const auto input_of = [](const Cached::Item& i) -> const std::string& { return i.input.empty() ? i.ref : i.input; };
+
+  const auto make = [&](std::string_view change, const std::string& path, const Cached::Item* from,
+                        const Cached::Item* to) {
+    Event e;
+    e.change = std::string(change);
+    e.path = path;
+    const Cached::Item& any = to != nullptr ? *to : *from;
+    e.format = any.format;
+    e.location = any.location;
+    e.workload = any.workload;
+    e.container = any.container;
+    e.line = any.line;
+    if (from != nullptr) {
+      e.from_ref = from->ref;
+      e.from_input = from->input;
+    }
+    if (to != nullptr) {
+      e.to_ref = to->ref;
+      e.to_input = to->input;
+    }
+    e.env = m_options.environment ? m_options.environment(path) : std::string{};
+    return e;
+  };
+
+  std::vector<Side> removed;
+  std::vector<Side> added;
+  for (const auto& [key, item] : old_index) {
+    const auto it = new_index.find(key);
+    if (it == new_index.end()) {
+      removed.push_back({key.first, item});
+    } else if (input_of(*it->second) != input_of(*item)) {
+      out.events.push_back(make(k_changed, key.first, item, it->second));
+    }
+  }
+  for (const auto& [key, item] : new_index) {
+    if (!old_index.contains(key)) {
+      added.push_back({key.first, item});
+    }
+  }
+
+  // Moves: a location that disappears from one file and appears in another in the same commit.
+  // Same location key, and either the same reference or the same file name (a renamed or moved
+  // file keeps one of the two).
+  std::vector<bool> removed_used(removed.size(), false);
+  for (const auto& a : added) {
+    std::size_t best = removed.size();
+    for (std::size_t i = 0; i < removed.size(); ++i) {
+      const auto& r = removed[i];
+      if (removed_used[i] || r.item->location != a.item->location || r.path == a.path) {
+        continue;
+      }
+      const bool same_ref = input_of(*r.item) == input_of(*a.item);
+      if (same_ref) {
+        best = i;
+        break;
+      }
+      if (best == removed.size() && basename(r.path) == basename(a.path)) {
+        best = i;
+      }
+    }
+    if (best == removed.size()) {
+      out.events.push_back(make(k_added, a.path, nullptr, a.item));
+      continue;
+    }
+    removed_used[best] = true;
+    Event moved = make(k_moved, a.path, removed[best].item, a.item);
+    moved.from_path = removed[best].path;
+    out.events.push_back(std::move(moved));
+    Event away = make(k_moved_away, removed[best].path, removed[best].item, nullptr);
+    away.from_path = a.path; // where it went
+    out.events.push_back(std::move(away));
+  }
+  for (std::size_t i = 0; i < removed.size(); ++i) {
+    if (!removed_used[i]) {
+      out.events.push_back(make(k_removed, removed[i].path, removed[i].item, nullptr));
+    }
+  }
+  std::stable_sort(out.events.begin(), out.events.end(), [](const Event& x, const Event& y) {
+    return std::tie(x.path, x.location, x.change) < std::tie(y.path, y.location, y.change);
+  });
+  return out;
+}
+
+} // namespace changetrail::history
