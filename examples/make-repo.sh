@@ -170,4 +170,20 @@ commit "Add shop deployment" "2026-11-20T09:00:00Z"
 sed -i 's|    image: redis$|    # changetrail:ignore missing-tag local development cache, never deployed\n    image: redis|' compose/compose.yaml
 commit "compose: document the local cache" "2026-11-21T14:30:00Z"
 
+# The days before the incident: a bot bumps prod web (pinned), someone promotes the worker
+# with a mutable tag at night, and the prod web manifest moves into a per-app folder.
+web150_digest=$(digest web-1.5.0)
+sed -i "s|ghcr.io/acme/web:1.4.2@${web_digest}|ghcr.io/acme/web:1.5.0@${web150_digest}|g" clusters/prod/web.yaml
+GIT_AUTHOR_NAME="renovate[bot]" GIT_AUTHOR_EMAIL="bot@renovateapp.com" commit "chore(deps): update ghcr.io/acme/web to 1.5.0" "2026-11-22T16:05:00Z"
+
+sed -i 's|ghcr.io/acme/web:main|ghcr.io/acme/web:1.5.0-rc.1|' clusters/staging/web.yaml
+commit "staging: web 1.5.0-rc.1" "2026-11-22T18:40:00Z"
+
+sed -i '/api-worker/{n;s|tag: 2.8.0|tag: latest|}' clusters/prod/api.yaml
+GIT_AUTHOR_NAME="Bob Night" GIT_AUTHOR_EMAIL="bob@example.com" commit "hotfix: worker from latest" "2026-11-23T01:52:00Z"
+
+mkdir -p clusters/prod/web
+git mv -k clusters/prod/web.yaml clusters/prod/web/deployment.yaml
+commit "prod: one folder per app" "2026-11-23T02:04:00Z"
+
 echo "examples/make-repo.sh: wrote $(git rev-list --count HEAD) commits to $dest"

@@ -123,6 +123,11 @@ std::string Repository::path() const
   return p;
 }
 
+std::string Repository::git_dir() const
+{
+  return git_repository_path(m_repo);
+}
+
 bool Repository::is_bare() const
 {
   return git_repository_is_bare(m_repo) == 1;
@@ -256,6 +261,12 @@ std::vector<std::string> Repository::first_parent_line(const std::string& tip, c
   }
   std::reverse(line.begin(), line.end());
   return line;
+}
+
+std::string Repository::first_parent(const std::string& id) const
+{
+  const CommitPtr c = lookup_commit(m_repo, id);
+  return git_commit_parentcount(c.get()) > 0 ? hex(git_commit_parent_id(c.get(), 0)) : std::string{};
 }
 
 CommitInfo Repository::commit_info(const std::string& id) const

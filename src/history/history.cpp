@@ -3,6 +3,11 @@
 #include <changetrail/extract/extract.hpp>
 
 #include <algorithm>
+#include <atomic>
+#include <exception>
+#include <optional>
+#include <thread>
+#include <tuple>
 #include <map>
 #include <set>
 
@@ -63,53 +68,43 @@ bool Scanner::candidate(std::string_view path) const
   return !(m_options.ignored && m_options.ignored(path));
 }
 
-std::shared_ptr<const Scanner::Cached> Scanner::findings(const std::string& commit, const std::string& path,
-                                                         const std::string& blob, CommitEvents& out)
+namespace {
+
+// Reads and extracts one blob; runs on worker threads (with its own repository handle).
+std::shared_ptr<Scanner::Cached> extract_blob(const git::Repository& repo, const std::string& path,
+                                              const std::string& blob, const std::string& dotenv_blob, bool& missing,
+                                              std::string& note)
 {
-  const auto kind = extract::classify(basename(path));
-  std::string key = blob;
-  std::string dotenv_blob;
-  if (kind == extract::FileKind::compose) {
-    // A compose file's references depend on the .env beside it.
-    dotenv_blob = m_repo.blob_at(commit, parent_dir(path) + ".env");
-    key += ":" + dotenv_blob;
-  }
-  if (const auto it = m_cache.find(key); it != m_cache.end()) {
-    return it->second;
-  }
-  const auto content = m_repo.read_blob(blob);
+  const auto content = repo.read_blob(blob);
   if (!content) {
-    out.warnings.push_back("commit " + commit.substr(0, 12) + ": " + path + ": blob " + blob.substr(0, 12)
-                           + " is missing from the object store (partial clone?); file skipped");
-    ++out.files_skipped;
+    missing = true;
     return nullptr;
   }
   extract::FileInput input;
   input.file = path;
   input.rel = path;
   input.content = *content;
-  input.kind = kind;
+  input.kind = extract::classify(basename(path));
   input.read_dotenv = [&]() -> std::optional<std::string> {
     if (dotenv_blob.empty()) {
       return std::nullopt;
     }
-    return m_repo.read_blob(dotenv_blob);
+    return repo.read_blob(dotenv_blob);
   };
   const extract::FileResult result = extract::extract_file(input);
-  auto cached = std::make_shared<Cached>();
+  auto cached = std::make_shared<Scanner::Cached>();
   if (result.parse_failed) {
     cached->broken = true;
     for (const auto& p : result.problems) {
       if (p.message.starts_with("YAML: ")) {
-        out.notes.push_back("commit " + commit.substr(0, 12) + ": " + path + ":" + std::to_string(p.line) + ": "
-                            + p.message + "; no events for this file in this commit");
+        note = path + ":" + std::to_string(p.line) + ": " + p.message;
+        break;
       }
     }
-    ++out.files_unparsable;
   }
   std::map<std::string, int> seen;
   for (const auto& f : result.findings) {
-    Cached::Item item;
+    Scanner::Cached::Item item;
     // Two references at one location key in one file (rare: generic keys) stay apart.
     const int n = ++seen[f.location];
     item.location = n == 1 ? f.location : f.location + "#" + std::to_string(n);
@@ -121,19 +116,156 @@ std::shared_ptr<const Scanner::Cached> Scanner::findings(const std::string& comm
     item.line = f.line;
     cached->items.push_back(std::move(item));
   }
+  return cached;
+}
+
+} // namespace
+
+std::string Scanner::cache_key(const std::string& commit, const std::string& path, const std::string& blob,
+                               std::string& dotenv_blob) const
+{
+  dotenv_blob.clear();
+  if (extract::classify(basename(path)) == extract::FileKind::compose) {
+    // A compose file's references depend on the .env beside it.
+    dotenv_blob = m_repo.blob_at(commit, parent_dir(path) + ".env");
+    return blob + ":" + dotenv_blob;
+  }
+  return blob;
+}
+
+std::shared_ptr<const Scanner::Cached> Scanner::findings(const std::string& commit, const std::string& path,
+                                                         const std::string& blob, CommitEvents& out)
+{
+  std::string dotenv;
+  const std::string key = cache_key(commit, path, blob, dotenv);
+  if (const auto it = m_cache.find(key); it != m_cache.end()) {
+    if (it->second == nullptr) {
+      out.warnings.push_back("commit " + commit.substr(0, 12) + ": " + path + ": blob " + blob.substr(0, 12)
+                             + " is missing from the object store (partial clone?); file skipped");
+      ++out.files_skipped;
+    }
+    return it->second;
+  }
+  // Not prepared by scan_batch (a single scan): extract here.
+  bool missing = false;
+  std::string note;
+  auto cached = extract_blob(m_repo, path, blob, dotenv, missing, note);
+  if (!note.empty()) {
+    out.notes.push_back("commit " + commit.substr(0, 12) + ": " + note + "; no events for this file in this commit");
+    ++out.files_unparsable;
+  }
   if (m_cache.size() >= k_cache_limit) {
     m_cache.clear();
   }
-  m_cache.emplace(std::move(key), cached);
+  m_cache.emplace(key, cached);
+  if (missing) {
+    out.warnings.push_back("commit " + commit.substr(0, 12) + ": " + path + ": blob " + blob.substr(0, 12)
+                           + " is missing from the object store (partial clone?); file skipped");
+    ++out.files_skipped;
+  }
   return cached;
+}
+
+std::vector<CommitEvents> Scanner::scan_batch(const std::vector<std::pair<std::string, std::string>>& commits,
+                                              unsigned threads)
+{
+  struct Job {
+    std::size_t commit_index;
+    std::string key;
+    std::string path;
+    std::string blob;
+    std::string dotenv;
+    std::shared_ptr<Cached> result;
+    bool missing = false;
+    std::string note;
+  };
+  const auto interesting = [this](std::string_view p) { return candidate(p); };
+  std::vector<std::vector<git::Change>> all_changes(commits.size());
+  std::vector<Job> jobs;
+  std::unordered_map<std::string, std::size_t> queued;
+  for (std::size_t i = 0; i < commits.size(); ++i) {
+    const auto& [commit, parent] = commits[i];
+    all_changes[i] = parent.empty() ? m_repo.tree_files(commit, interesting) : m_repo.changes(parent, commit, interesting);
+    for (const auto& c : all_changes[i]) {
+      for (const auto& [side_commit, path, blob] : {std::tuple{parent, c.old_path, c.old_blob}, std::tuple{commit, c.new_path, c.new_blob}}) {
+        if (blob.empty()) {
+          continue;
+        }
+        std::string dotenv;
+        std::string key = cache_key(side_commit, path, blob, dotenv);
+        if (m_cache.contains(key) || queued.contains(key)) {
+          continue;
+        }
+        queued.emplace(key, jobs.size());
+        jobs.push_back({i, std::move(key), path, blob, std::move(dotenv), nullptr, false, {}});
+      }
+    }
+  }
+  // Extraction is the expensive part: spread it over worker threads, each with its own handle
+  // on the repository (libgit2 objects are not shared between threads).
+  threads = std::max(1u, std::min<unsigned>(threads, static_cast<unsigned>(jobs.size() / 4 + 1)));
+  std::atomic<std::size_t> next{0};
+  const auto work = [&](const git::Repository& repo) {
+    for (std::size_t k = next++; k < jobs.size(); k = next++) {
+      auto& j = jobs[k];
+      j.result = extract_blob(repo, j.path, j.blob, j.dotenv, j.missing, j.note);
+    }
+  };
+  if (threads <= 1) {
+    work(m_repo);
+  } else {
+    std::vector<std::exception_ptr> errors(threads);
+    {
+      std::vector<std::jthread> pool;
+      for (unsigned t = 0; t < threads; ++t) {
+        pool.emplace_back([&, t] {
+          try {
+            const auto repo = t == 0 ? std::optional<git::Repository>{} : std::optional<git::Repository>(git::Repository::open(m_repo.git_dir()));
+            work(t == 0 ? m_repo : *repo);
+          } catch (...) {
+            errors[t] = std::current_exception();
+            next = jobs.size();
+          }
+        });
+      }
+    }
+    for (const auto& e : errors) {
+      if (e) {
+        std::rethrow_exception(e);
+      }
+    }
+  }
+  if (m_cache.size() + jobs.size() >= k_cache_limit) {
+    m_cache.clear();
+  }
+  std::vector<CommitEvents> out(commits.size());
+  for (auto& j : jobs) {
+    if (!j.note.empty()) {
+      out[j.commit_index].notes.push_back("commit " + commits[j.commit_index].first.substr(0, 12) + ": " + j.note
+                                          + "; no events for this file in this commit");
+      ++out[j.commit_index].files_unparsable;
+    }
+    m_cache.emplace(std::move(j.key), std::move(j.result));
+  }
+  for (std::size_t i = 0; i < commits.size(); ++i) {
+    events_of(commits[i].first, commits[i].second, all_changes[i], out[i]);
+  }
+  return out;
 }
 
 CommitEvents Scanner::scan(const std::string& commit, const std::string& parent)
 {
   CommitEvents out;
-  out.commit = m_repo.commit_info(commit);
   const auto interesting = [this](std::string_view p) { return candidate(p); };
   const auto changes = parent.empty() ? m_repo.tree_files(commit, interesting) : m_repo.changes(parent, commit, interesting);
+  events_of(commit, parent, changes, out);
+  return out;
+}
+
+void Scanner::events_of(const std::string& commit, const std::string& parent, const std::vector<git::Change>& changes,
+                        CommitEvents& out)
+{
+  out.commit = m_repo.commit_info(commit);
 
   // Old and new findings per path; a path whose blob is missing on either side is left out.
   std::map<std::string, std::shared_ptr<const Cached>> before;
@@ -285,7 +417,6 @@ CommitEvents Scanner::scan(const std::string& commit, const std::string& parent)
   std::stable_sort(out.events.begin(), out.events.end(), [](const Event& x, const Event& y) {
     return std::tie(x.path, x.location, x.change) < std::tie(y.path, y.location, y.change);
   });
-  return out;
 }
 
 } // namespace changetrail::history

@@ -341,6 +341,12 @@ void Ledger::migrate(bool write)
   }
 }
 
+void Ledger::checkpoint_and_close_wal()
+{
+  exec("PRAGMA wal_checkpoint(TRUNCATE)");
+  exec("PRAGMA journal_mode = DELETE");
+}
+
 void Ledger::begin()
 {
   exec("BEGIN IMMEDIATE");

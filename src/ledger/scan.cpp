@@ -2,6 +2,8 @@
 
 #include <changetrail/util/error.hpp>
 
+#include <algorithm>
+
 namespace changetrail::ledger {
 
 namespace {
@@ -109,17 +111,18 @@ ScanSummary scan(Ledger& ledger, const ScanRequest& request)
     bool restarted = false;
     std::size_t i = 0;
     while (i < line.size()) {
-      std::vector<history::CommitEvents> batch;
-      for (; i < line.size() && batch.size() < request.batch_commits; ++i) {
-        const git::CommitInfo info = repo.commit_info(line[i]);
-        const bool parent_present = !info.parent.empty() && repo.has_commit(info.parent);
-        if (!info.parent.empty() && !parent_present) {
+      std::vector<std::pair<std::string, std::string>> todo;
+      for (; i < line.size() && todo.size() < request.batch_commits; ++i) {
+        const std::string parent = repo.first_parent(line[i]);
+        const bool parent_present = !parent.empty() && repo.has_commit(parent);
+        if (!parent.empty() && !parent_present) {
           warn("commit " + line[i].substr(0, 12) + ": its parent is missing (shallow clone); its whole tree is taken as added");
         }
-        batch.push_back(scanner.scan(line[i], parent_present ? info.parent : std::string{}));
-        if (request.progress) {
-          request.progress(static_cast<std::int64_t>(i + 1), total);
-        }
+        todo.emplace_back(line[i], parent_present ? parent : std::string{});
+      }
+      std::vector<history::CommitEvents> batch = scanner.scan_batch(todo, request.threads);
+      if (request.progress) {
+        request.progress(static_cast<std::int64_t>(i), total);
       }
       ledger.begin();
       try {
@@ -142,7 +145,8 @@ ScanSummary scan(Ledger& ledger, const ScanRequest& request)
       expected = batch.back().commit.id;
       for (const auto& ce : batch) {
         ++summary.commits;
-        summary.events += static_cast<std::int64_t>(ce.events.size());
+        summary.events += std::count_if(ce.events.begin(), ce.events.end(),
+                                        [](const history::Event& e) { return e.change != history::k_moved_away; });
         summary.files_skipped += ce.files_skipped;
         summary.files_unparsable += ce.files_unparsable;
         for (const auto& w : ce.warnings) {

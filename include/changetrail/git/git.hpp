@@ -45,6 +45,7 @@ public:
   ~Repository();
 
   [[nodiscard]] std::string path() const;    // work tree, or the git directory when bare
+  [[nodiscard]] std::string git_dir() const; // the .git directory (of this worktree)
   [[nodiscard]] bool is_bare() const;
   [[nodiscard]] bool is_shallow() const;
   [[nodiscard]] bool is_empty() const;
@@ -63,6 +64,7 @@ public:
   [[nodiscard]] std::vector<std::string> first_parent_line(const std::string& tip, const std::string& stop,
                                                            bool& boundary) const;
   [[nodiscard]] CommitInfo commit_info(const std::string& id) const;
+  [[nodiscard]] std::string first_parent(const std::string& id) const; // empty for a root commit
   // Files changed between `parent` (empty: nothing, the whole tree is new) and `commit`.
   // `interesting` filters paths before anything is compared in detail.
   [[nodiscard]] std::vector<Change> changes(const std::string& parent, const std::string& commit,

@@ -69,11 +69,19 @@ public:
 
   // The events of `commit` against `parent` (empty: the commit's whole tree is added).
   [[nodiscard]] CommitEvents scan(const std::string& commit, const std::string& parent);
+  // The same for consecutive commits (commit, parent) of the line, oldest first; the blobs they
+  // need are extracted on `threads` threads.
+  [[nodiscard]] std::vector<CommitEvents> scan_batch(const std::vector<std::pair<std::string, std::string>>& commits,
+                                                     unsigned threads);
   [[nodiscard]] bool candidate(std::string_view path) const;
 
   struct Cached;
 
 private:
+  std::string cache_key(const std::string& commit, const std::string& path, const std::string& blob,
+                        std::string& dotenv_blob) const;
+  void events_of(const std::string& commit, const std::string& parent, const std::vector<git::Change>& changes,
+                 CommitEvents& out);
   std::shared_ptr<const Cached> findings(const std::string& commit, const std::string& path, const std::string& blob,
                                          CommitEvents& out);
 

@@ -91,6 +91,9 @@ public:
   ~Ledger();
 
   [[nodiscard]] const std::string& path() const { return m_path; }
+  // Folds the write-ahead log into the file and leaves the ledger in rollback-journal mode, so
+  // the file alone is the whole ledger (before it is renamed or copied).
+  void checkpoint_and_close_wal();
 
   // Transactions: BEGIN IMMEDIATE takes the write lock at once, so two scanners serialize.
   void begin();

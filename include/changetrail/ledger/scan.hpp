@@ -18,6 +18,7 @@ struct ScanRequest {
   std::function<void(const std::string&)> note;                      // details (-v)
   std::function<void(std::int64_t done, std::int64_t total)> progress; // called per commit
   std::size_t batch_commits = 200; // commits per transaction
+  unsigned threads = 2;            // extraction threads
 };
 
 struct ScanSummary {

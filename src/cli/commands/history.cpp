@@ -15,6 +15,7 @@
 #include <filesystem>
 #include <iostream>
 #include <map>
+#include <thread>
 #include <unistd.h>
 
 namespace fs = std::filesystem;
@@ -110,6 +111,7 @@ ledger::ScanSummary run_scan_into(const Globals& globals, ledger::Ledger& led, c
   }
   Progress progress(show_progress && !globals.quiet);
   request.progress = [&progress](std::int64_t done, std::int64_t total) { progress.update(done, total); };
+  request.threads = std::max(1u, std::thread::hardware_concurrency());
   auto summary = ledger::scan(led, request);
   progress.finish();
   return summary;
@@ -474,8 +476,10 @@ CLI::App* register_diff(CLI::App& app, QueryOptions& options)
 
 CLI::App* register_ledger(CLI::App& app, LedgerOptions& options)
 {
-  auto* sub = app.add_subcommand("ledger", "Inspect the ledger: stats, dump");
-  sub->add_option("ACTION", options.action, "stats | dump")->required()->check(CLI::IsMember({"stats", "dump"}));
+  auto* sub = app.add_subcommand("ledger", "The ledger: stats, dump (every event, JSON lines), rebuild (rescan every repository)");
+  sub->add_option("ACTION", options.action, "stats | dump | rebuild")
+    ->required()
+    ->check(CLI::IsMember({"stats", "dump", "rebuild"}));
   sub->add_option("--format", options.format, "table or json")->check(CLI::IsMember({"table", "json"}))->capture_default_str();
   return sub;
 }
@@ -650,8 +654,54 @@ int run_diff(const Globals& globals, const QueryOptions& options)
   return util::k_exit_clean;
 }
 
+namespace {
+
+// Rescans every recorded repository from scratch into a new file beside the ledger, then
+// renames it over the old one: a reader sees the old ledger or the new one, never a mix.
+int rebuild_ledger(const Globals& globals)
+{
+  const std::string path = ledger_path(globals);
+  std::vector<ledger::Repo> repos;
+  {
+    auto old = ledger::Ledger::open(path, ledger::Ledger::Mode::write);
+    repos = old.repos();
+    old.checkpoint_and_close_wal();
+  }
+  const std::string fresh = path + ".rebuild-" + std::to_string(::getpid());
+  std::error_code ec;
+  fs::remove(fresh, ec);
+  try {
+    auto led = ledger::Ledger::open(fresh, ledger::Ledger::Mode::write);
+    for (const auto& r : repos) {
+      const auto s = run_scan_into(globals, led, r.path, r.branch, r.name, true);
+      if (!globals.quiet) {
+        std::cerr << "rebuilt " << s.name << " " << s.branch << ": " << s.commits << " commits, " << s.events
+                  << " events\n";
+      }
+    }
+    led.checkpoint_and_close_wal();
+  } catch (...) {
+    fs::remove(fresh, ec);
+    fs::remove(fresh + "-wal", ec);
+    fs::remove(fresh + "-shm", ec);
+    throw;
+  }
+  fs::rename(fresh, path, ec);
+  if (ec) {
+    throw util::Fatal("ledger " + path + ": cannot replace it with the rebuilt " + fresh + ": " + ec.message());
+  }
+  fs::remove(path + "-wal", ec);
+  fs::remove(path + "-shm", ec);
+  return util::k_exit_clean;
+}
+
+} // namespace
+
 int run_ledger(const Globals& globals, const LedgerOptions& options)
 {
+  if (options.action == "rebuild") {
+    return rebuild_ledger(globals);
+  }
   const auto led = ledger::Ledger::open(ledger_path(globals), ledger::Ledger::Mode::read);
   if (options.action == "dump") {
     std::string out;
