@@ -794,8 +794,181 @@ private:
     }
   }
 
+  // "&name" at l.text[p]: the name, and p moved to what follows (spaces skipped).
+  static std::string_view anchor_name(const Line& l, std::size_t& p)
+  {
+    const auto t = l.text;
+    std::size_t j = p + 1;
+    while (j < t.size() && t[j] != ' ') {
+      const char d = t[j];
+      if (d == '[' || d == ']' || d == '{' || d == '}' || d == ',' || d == '&' || d == '*') {
+        throw Unsupported{};
+      }
+      ++j;
+    }
+    if (j == p + 1) {
+      throw Unsupported{};
+    }
+    const auto name = t.substr(p + 1, j - p - 1);
+    p = j;
+    while (p < t.size() && t[p] == ' ') {
+      ++p;
+    }
+    return name;
+  }
+
+  // "key: &name" with the anchored node on the next lines: true, and `name` set.
+  static bool anchor_alone(const Line& l, std::size_t p, std::string_view& name)
+  {
+    if (p >= l.text.size() || l.text[p] != '&') {
+      return false;
+    }
+    name = anchor_name(l, p);
+    return p >= l.text.size() || l.text[p] == '#';
+  }
+
+  // "*name" at l.text[p]: an alias node pointing at the anchored node (never expanded).
+  std::uint32_t alias_value(const Line& l, std::size_t p)
+  {
+    const auto t = l.text;
+    std::size_t j = p + 1;
+    while (j < t.size() && t[j] != ' ') {
+      const char d = t[j];
+      if (d == '[' || d == ']' || d == '{' || d == '}' || d == ',') {
+        throw Unsupported{};
+      }
+      ++j;
+    }
+    if (j == p + 1) {
+      throw Unsupported{};
+    }
+    expect_line_end(l, j);
+    Node n;
+    n.kind = Kind::alias;
+    n.mark = mark_at(l, p);
+    n.text = t.substr(p + 1, j - p - 1);
+    if (const auto it = m_anchors.find(n.text); it != m_anchors.end()) {
+      n.target = it->second;
+    } else {
+      m_doc.m_warnings.push_back({"unknown anchor \"" + std::string(n.text) + "\"", n.mark});
+    }
+    return add(n);
+  }
+
+  // A literal block scalar ("|", "|-", "|+") whose header is at l.text[p]; its content lines
+  // follow the current line and must be indented more than `parent`. Leaves m_i on the last
+  // line it consumed. Folded scalars, indentation indicators and the unusual cases go to
+  // libfyaml.
+  std::uint32_t literal_block(const Line& l, std::size_t p, std::uint32_t parent)
+  {
+    const auto t = l.text;
+    std::size_t q = p + 1;
+    char chomp = 'c';
+    if (q < t.size() && (t[q] == '-' || t[q] == '+')) {
+      chomp = t[q] == '-' ? 's' : 'k';
+      ++q;
+    }
+    expect_line_end(l, q);
+    if (parent == 0xFFFFFFu) {
+      throw Unsupported{};
+    }
+    const auto spaces = [](std::string_view s) {
+      std::size_t n = 0;
+      while (n < s.size() && s[n] == ' ') {
+        ++n;
+      }
+      return n;
+    };
+    const std::size_t first = m_i + 1;
+    std::size_t block_indent = 0;
+    std::size_t k = first;
+    std::size_t leading_max = 0;
+    for (; k < m_end; ++k) {
+      const auto s = m_lines[k].text;
+      const auto n = spaces(s);
+      if (n == s.size()) {
+        leading_max = std::max(leading_max, n);
+        continue;
+      }
+      block_indent = n;
+      break;
+    }
+    if (k >= m_end || block_indent <= parent || leading_max > block_indent) {
+      throw Unsupported{}; // empty, or more-indented leading lines: libfyaml decides
+    }
+    std::string text;
+    std::size_t last_content = k;
+    std::size_t trailing_empty = 0;
+    for (std::size_t i = first; i < m_end; ++i) {
+      const auto s = m_lines[i].text;
+      const auto n = spaces(s);
+      if (n == s.size()) {
+        if (n > block_indent) {
+          throw Unsupported{};
+        }
+        if (i > k) {
+          ++trailing_empty;
+        } else {
+          text += '\n';
+        }
+        continue;
+      }
+      if (n < block_indent) {
+        break;
+      }
+      if (i > k) {
+        text.append(trailing_empty + 1, '\n');
+      }
+      trailing_empty = 0;
+      text.append(s.substr(block_indent));
+      last_content = i;
+    }
+    if (chomp == 'k') {
+      if (last_content + trailing_empty + 1 >= m_lines.size()) {
+        throw Unsupported{}; // kept line breaks at the end of input
+      }
+      text.append(trailing_empty + 1, '\n');
+    } else if (chomp == 'c') {
+      text += '\n';
+    }
+    // libfyaml marks a block scalar at the start of the line after its header; the builder
+    // then moves past that line's leading spaces.
+    const Line& start = m_lines[first];
+    Node n;
+    n.kind = Kind::scalar;
+    n.style = Style::literal;
+    n.mark = mark_at(start, spaces(start.text));
+    n.text = m_doc.m_arena.emplace_back(std::move(text));
+    m_i = last_content;
+    return add(n);
+  }
+
+  // A value that fills the rest of the line from l.text[p]: an anchored or plain node, an
+  // alias, a literal block scalar. `parent`: the indentation of the collection it is in.
+  std::uint32_t inline_value(const Line& l, std::size_t p, std::uint32_t parent = 0xFFFFFFu)
+  {
+    const char c = l.text[p];
+    if (c == '&') {
+      std::size_t q = p;
+      const auto name = anchor_name(l, q);
+      if (q >= l.text.size() || l.text[q] == '&' || l.text[q] == '*' || l.text[q] == '#' || l.text[q] == '|') {
+        throw Unsupported{};
+      }
+      const auto index = plain_inline_value(l, q);
+      m_anchors[name] = index;
+      return index;
+    }
+    if (c == '*') {
+      return alias_value(l, p);
+    }
+    if (c == '|') {
+      return literal_block(l, p, parent);
+    }
+    return plain_inline_value(l, p);
+  }
+
   // A scalar or flow collection that fills the rest of the line from l.text[p].
-  std::uint32_t inline_value(const Line& l, std::size_t p)
+  std::uint32_t plain_inline_value(const Line& l, std::size_t p)
   {
     const auto t = l.text;
     const char c = t[p];
@@ -999,6 +1172,15 @@ private:
         throw Unsupported{};
       }
       scalar(l, k.pos, k.text, k.style);
+      std::string_view anchor;
+      if (anchor_alone(l, k.value, anchor)) {
+        advance();
+        if (!has_line() || cur().indent <= indent) {
+          throw Unsupported{}; // an anchored null or indentless sequence: libfyaml
+        }
+        m_anchors[anchor] = block_node(cur().indent);
+        continue;
+      }
       if (k.value >= l.text.size() || l.text[k.value] == '#') {
         advance();
         if (!has_line()) {
@@ -1011,7 +1193,7 @@ private:
           null_value();
         }
       } else {
-        inline_value(l, k.value);
+        inline_value(l, k.value, indent);
         advance();
         if (has_line() && cur().indent > indent) {
           throw Unsupported{}; // a multi-line plain scalar, or an error
@@ -1057,12 +1239,21 @@ private:
       if (seq_item(l, q)) {
         throw Unsupported{}; // "- - x"
       }
+      std::string_view anchor;
+      if (anchor_alone(l, q, anchor)) {
+        advance();
+        if (!has_line() || cur().indent <= indent) {
+          throw Unsupported{};
+        }
+        m_anchors[anchor] = block_node(cur().indent);
+        continue;
+      }
       Key k;
       if (find_key(l, q, k)) {
         l.indent = static_cast<std::uint32_t>(q); // the item's mapping starts inside the line
         block_mapping(static_cast<std::uint32_t>(q));
       } else {
-        inline_value(l, q);
+        inline_value(l, q, indent);
         advance();
         if (has_line() && cur().indent > indent) {
           throw Unsupported{};
@@ -1079,6 +1270,7 @@ private:
   Document& m_doc;
   std::vector<std::uint32_t> m_pending;
   std::vector<std::uint32_t> m_starts;
+  std::unordered_map<std::string_view, std::uint32_t> m_anchors;
   int m_open = 0;
   int m_depth = 0;
 };
@@ -1122,7 +1314,12 @@ std::optional<ParseError> parse_documents(std::string_view input, const std::fun
     l.blank = i == text.size() || text[i] == '#';
     // (UTF-8 was checked for the whole input by parse_stream.)
     if (bad || (i < text.size() && text[i] == '\t')) {
-      l.blank = false;
+      // A comment line (after spaces or tabs) stays blank: it must not make a document.
+      std::size_t j = i;
+      while (j < text.size() && (text[j] == ' ' || text[j] == '\t')) {
+        ++j;
+      }
+      l.blank = j == text.size() || text[j] == '#';
       l.indent = 0xFFFFFFu; // makes the fast path refuse this document
     }
     lines.push_back(l);
