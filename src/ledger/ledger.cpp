@@ -78,6 +78,13 @@ static_assert(k_migration_count == k_schema_version);
 
 class Stmt {
 public:
+  // Borrows a statement prepared by the ledger: reset, not finalized, when done.
+  Stmt(sqlite3* db, sqlite3_stmt* prepared, const std::string& ledger_path)
+    : m_db(db), m_stmt(prepared), m_path(&ledger_path), m_owned(false)
+  {
+    sqlite3_reset(m_stmt);
+    sqlite3_clear_bindings(m_stmt);
+  }
   Stmt(sqlite3* db, const char* sql, const std::string& ledger_path) : m_db(db)
   {
     if (sqlite3_prepare_v2(db, sql, -1, &m_stmt, nullptr) != SQLITE_OK) {
@@ -87,7 +94,14 @@ public:
   }
   Stmt(const Stmt&) = delete;
   Stmt& operator=(const Stmt&) = delete;
-  ~Stmt() { sqlite3_finalize(m_stmt); }
+  ~Stmt()
+  {
+    if (m_owned) {
+      sqlite3_finalize(m_stmt);
+    } else {
+      sqlite3_reset(m_stmt);
+    }
+  }
 
   Stmt& bind(int i, std::int64_t v)
   {
@@ -134,7 +148,17 @@ private:
   sqlite3* m_db;
   sqlite3_stmt* m_stmt = nullptr;
   const std::string* m_path = nullptr;
+  bool m_owned = true;
 };
+
+constexpr const char* k_insert_commit =
+  "INSERT INTO commits(repo_id, seq, id, parent, time, author_time, author, summary) VALUES(?, ?, ?, ?, ?, ?, ?, ?)";
+constexpr const char* k_insert_location =
+  "INSERT INTO locations(repo_id, path, location) VALUES(?, ?, ?) ON CONFLICT DO NOTHING";
+constexpr const char* k_select_location = "SELECT id FROM locations WHERE repo_id = ? AND path = ? AND location = ?";
+constexpr const char* k_insert_event =
+  "INSERT INTO events(repo_id, seq, time, location_id, change, env, format, workload, container, line, from_path, "
+  "from_ref, from_input, to_ref, to_input) VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)";
 
 Repo read_repo(const Stmt& s)
 {
@@ -195,21 +219,50 @@ std::string default_path()
 
 Ledger::Ledger(sqlite3* db, std::string path) : m_db(db), m_path(std::move(path)) {}
 
-Ledger::Ledger(Ledger&& other) noexcept : m_db(std::exchange(other.m_db, nullptr)), m_path(std::move(other.m_path)) {}
+Ledger::Ledger(Ledger&& other) noexcept
+  : m_db(std::exchange(other.m_db, nullptr)), m_path(std::move(other.m_path)), m_prepared(std::move(other.m_prepared))
+{
+  other.m_prepared.clear();
+}
 
 Ledger& Ledger::operator=(Ledger&& other) noexcept
 {
   if (this != &other) {
+    finalize_prepared();
     sqlite3_close_v2(m_db);
     m_db = std::exchange(other.m_db, nullptr);
     m_path = std::move(other.m_path);
+    m_prepared = std::move(other.m_prepared);
+    other.m_prepared.clear();
   }
   return *this;
 }
 
 Ledger::~Ledger()
 {
+  finalize_prepared();
   sqlite3_close_v2(m_db);
+}
+
+sqlite3_stmt* Ledger::prepared(const char* sql)
+{
+  if (const auto it = m_prepared.find(sql); it != m_prepared.end()) {
+    return it->second;
+  }
+  sqlite3_stmt* stmt = nullptr;
+  if (sqlite3_prepare_v3(m_db, sql, -1, SQLITE_PREPARE_PERSISTENT, &stmt, nullptr) != SQLITE_OK) {
+    throw util::Fatal("ledger " + m_path + ": " + sqlite3_errmsg(m_db));
+  }
+  m_prepared.emplace(sql, stmt);
+  return stmt;
+}
+
+void Ledger::finalize_prepared() noexcept
+{
+  for (auto& [sql, stmt] : m_prepared) {
+    sqlite3_finalize(stmt);
+  }
+  m_prepared.clear();
 }
 
 Ledger Ledger::open(const std::string& path, Mode mode, int busy_timeout_ms)
@@ -400,21 +453,16 @@ std::int64_t Ledger::add_commit(const Repo& repo, std::int64_t seq, const git::C
                                 const std::vector<history::Event>& events)
 {
   {
-    Stmt s(m_db,
-           "INSERT INTO commits(repo_id, seq, id, parent, time, author_time, author, summary) VALUES(?, ?, ?, ?, ?, ?, ?, ?)",
-           m_path);
+    Stmt s(m_db, prepared(k_insert_commit), m_path);
     s.bind(1, repo.id).bind(2, seq).bind(3, c.id).bind(4, c.parent).bind(5, c.time).bind(6, c.author_time);
     s.bind(7, c.author).bind(8, c.summary).run();
   }
   if (events.empty()) {
     return seq;
   }
-  Stmt loc(m_db, "INSERT INTO locations(repo_id, path, location) VALUES(?, ?, ?) ON CONFLICT DO NOTHING", m_path);
-  Stmt loc_id(m_db, "SELECT id FROM locations WHERE repo_id = ? AND path = ? AND location = ?", m_path);
-  Stmt ev(m_db,
-          "INSERT INTO events(repo_id, seq, time, location_id, change, env, format, workload, container, line, from_path, "
-          "from_ref, from_input, to_ref, to_input) VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-          m_path);
+  Stmt loc(m_db, prepared(k_insert_location), m_path);
+  Stmt loc_id(m_db, prepared(k_select_location), m_path);
+  Stmt ev(m_db, prepared(k_insert_event), m_path);
   for (const auto& e : events) {
     loc.reset();
     loc.bind(1, repo.id).bind(2, e.path).bind(3, e.location).run();

@@ -683,6 +683,90 @@ private:
     }
   }
 
+  static void append_utf8(std::string& s, std::uint32_t cp)
+  {
+    if (cp < 0x80) {
+      s += static_cast<char>(cp);
+    } else if (cp < 0x800) {
+      s += static_cast<char>(0xC0 | (cp >> 6));
+      s += static_cast<char>(0x80 | (cp & 0x3F));
+    } else if (cp < 0x10000) {
+      s += static_cast<char>(0xE0 | (cp >> 12));
+      s += static_cast<char>(0x80 | ((cp >> 6) & 0x3F));
+      s += static_cast<char>(0x80 | (cp & 0x3F));
+    } else {
+      s += static_cast<char>(0xF0 | (cp >> 18));
+      s += static_cast<char>(0x80 | ((cp >> 12) & 0x3F));
+      s += static_cast<char>(0x80 | ((cp >> 6) & 0x3F));
+      s += static_cast<char>(0x80 | (cp & 0x3F));
+    }
+  }
+
+  // The escapes of a double-quoted scalar (YAML 1.2 section 5.7); anything unusual (an invalid
+  // escape, a surrogate) is left to libfyaml, which reports it.
+  static std::string unescape(std::string_view in)
+  {
+    std::string s;
+    s.reserve(in.size());
+    for (std::size_t k = 0; k < in.size(); ++k) {
+      if (in[k] != '\\') {
+        s += in[k];
+        continue;
+      }
+      const char e = in[++k];
+      std::size_t hex = 0;
+      switch (e) {
+      case '0': s += '\0'; break;
+      case 'a': s += '\a'; break;
+      case 'b': s += '\b'; break;
+      case 't': case '\t': s += '\t'; break;
+      case 'n': s += '\n'; break;
+      case 'v': s += '\v'; break;
+      case 'f': s += '\f'; break;
+      case 'r': s += '\r'; break;
+      case 'e': s += '\x1b'; break;
+      case ' ': s += ' '; break;
+      case '"': s += '"'; break;
+      case '/': s += '/'; break;
+      case '\\': s += '\\'; break;
+      case 'N': append_utf8(s, 0x85); break;
+      case '_': append_utf8(s, 0xA0); break;
+      case 'L': append_utf8(s, 0x2028); break;
+      case 'P': append_utf8(s, 0x2029); break;
+      case 'x': hex = 2; break;
+      case 'u': hex = 4; break;
+      case 'U': hex = 8; break;
+      default: throw Unsupported{};
+      }
+      if (hex == 0) {
+        continue;
+      }
+      if (k + hex >= in.size()) {
+        throw Unsupported{};
+      }
+      std::uint32_t cp = 0;
+      for (std::size_t h = 1; h <= hex; ++h) {
+        const char d = in[k + h];
+        cp <<= 4;
+        if (d >= '0' && d <= '9') {
+          cp |= static_cast<std::uint32_t>(d - '0');
+        } else if (d >= 'a' && d <= 'f') {
+          cp |= static_cast<std::uint32_t>(d - 'a' + 10);
+        } else if (d >= 'A' && d <= 'F') {
+          cp |= static_cast<std::uint32_t>(d - 'A' + 10);
+        } else {
+          throw Unsupported{};
+        }
+      }
+      if ((cp >= 0xD800 && cp <= 0xDFFF) || cp > 0x10FFFF) {
+        throw Unsupported{};
+      }
+      append_utf8(s, cp);
+      k += hex;
+    }
+    return s;
+  }
+
   // A one-line quoted scalar starting at l.text[p] (the quote). Returns the position after the
   // closing quote; the text goes to `out` (arena when unescaping was needed).
   std::size_t quoted(const Line& l, std::size_t p, std::string_view& out)
@@ -691,9 +775,14 @@ private:
     const char q = t[p];
     std::size_t i = p + 1;
     bool doubled = false;
+    bool escaped = false;
     for (; i < t.size(); ++i) {
       if (q == '"' && t[i] == '\\') {
-        throw Unsupported{}; // escapes: libfyaml decodes them
+        escaped = true;
+        if (++i >= t.size()) {
+          throw Unsupported{}; // an escaped line break: libfyaml folds it
+        }
+        continue;
       }
       if (t[i] == q) {
         if (q == '\'' && i + 1 < t.size() && t[i + 1] == '\'') {
@@ -708,6 +797,9 @@ private:
       throw Unsupported{}; // continues on the next line
     }
     out = t.substr(p + 1, i - p - 1);
+    if (escaped) {
+      out = m_doc.m_arena.emplace_back(unescape(out));
+    }
     if (doubled) {
       std::string s;
       for (std::size_t k = 0; k < out.size(); ++k) {
@@ -748,8 +840,8 @@ private:
     } else {
       if (indicator(c) || c == '[' || c == '{' || c == ']' || c == '}' || c == ',' || c == '#'
           || ((c == '?' || c == ':' || c == '-') && (p + 1 == t.size() || t[p + 1] == ' '))) {
-        if (c == '[' || c == '{') {
-          return false;
+        if (c == '[' || c == '{' || c == '&' || c == '*' || c == '|' || c == '>') {
+          return false; // a value, not a key: inline_value decides
         }
         throw Unsupported{};
       }
@@ -801,8 +893,8 @@ private:
     std::size_t j = p + 1;
     while (j < t.size() && t[j] != ' ') {
       const char d = t[j];
-      if (d == '[' || d == ']' || d == '{' || d == '}' || d == ',' || d == '&' || d == '*') {
-        throw Unsupported{};
+      if (d == '[' || d == ']' || d == '{' || d == '}' || d == ',' || d == '&' || d == '*' || d == '\t') {
+        throw Unsupported{}; // (a tab ends the name for libfyaml; rare enough to leave to it)
       }
       ++j;
     }
@@ -834,7 +926,7 @@ private:
     std::size_t j = p + 1;
     while (j < t.size() && t[j] != ' ') {
       const char d = t[j];
-      if (d == '[' || d == ']' || d == '{' || d == '}' || d == ',') {
+      if (d == '[' || d == ']' || d == '{' || d == '}' || d == ',' || d == '\t') {
         throw Unsupported{};
       }
       ++j;
@@ -855,12 +947,12 @@ private:
     return add(n);
   }
 
-  // A literal block scalar ("|", "|-", "|+") whose header is at l.text[p]; its content lines
-  // follow the current line and must be indented more than `parent`. Leaves m_i on the last
-  // line it consumed. Folded scalars, indentation indicators and the unusual cases go to
-  // libfyaml.
-  std::uint32_t literal_block(const Line& l, std::size_t p, std::uint32_t parent)
+  // A block scalar ("|", "|-", "|+", ">", ">-", ">+") whose header is at l.text[p]; its content
+  // lines follow the current line and must be indented more than `parent`. Leaves m_i on the
+  // last line it consumed. Indentation indicators and the unusual cases go to libfyaml.
+  std::uint32_t block_scalar(const Line& l, std::size_t p, std::uint32_t parent)
   {
+    const bool folded = l.text[p] == '>';
     const auto t = l.text;
     std::size_t q = p + 1;
     char chomp = 'c';
@@ -899,6 +991,7 @@ private:
     std::string text;
     std::size_t last_content = k;
     std::size_t trailing_empty = 0;
+    bool previous_normal = false; // folding: the last content line was not more indented
     for (std::size_t i = first; i < m_end; ++i) {
       const auto s = m_lines[i].text;
       const auto n = spaces(s);
@@ -916,11 +1009,24 @@ private:
       if (n < block_indent) {
         break;
       }
+      const auto content = s.substr(block_indent);
+      const bool normal = content.front() != ' ' && content.front() != '\t';
       if (i > k) {
-        text.append(trailing_empty + 1, '\n');
+        // Folded: a single line break between two normal lines becomes a space, and of several
+        // line breaks the first is dropped; around more-indented lines all of them stay.
+        if (folded && previous_normal && normal) {
+          if (trailing_empty == 0) {
+            text += ' ';
+          } else {
+            text.append(trailing_empty, '\n');
+          }
+        } else {
+          text.append(trailing_empty + 1, '\n');
+        }
       }
+      previous_normal = normal;
       trailing_empty = 0;
-      text.append(s.substr(block_indent));
+      text.append(content);
       last_content = i;
     }
     if (chomp == 'k') {
@@ -936,7 +1042,7 @@ private:
     const Line& start = m_lines[first];
     Node n;
     n.kind = Kind::scalar;
-    n.style = Style::literal;
+    n.style = folded ? Style::folded : Style::literal;
     n.mark = mark_at(start, spaces(start.text));
     n.text = m_doc.m_arena.emplace_back(std::move(text));
     m_i = last_content;
@@ -951,7 +1057,7 @@ private:
     if (c == '&') {
       std::size_t q = p;
       const auto name = anchor_name(l, q);
-      if (q >= l.text.size() || l.text[q] == '&' || l.text[q] == '*' || l.text[q] == '#' || l.text[q] == '|') {
+      if (q >= l.text.size() || l.text[q] == '&' || l.text[q] == '*' || l.text[q] == '#' || l.text[q] == '|' || l.text[q] == '>') {
         throw Unsupported{};
       }
       const auto index = plain_inline_value(l, q);
@@ -961,8 +1067,8 @@ private:
     if (c == '*') {
       return alias_value(l, p);
     }
-    if (c == '|') {
-      return literal_block(l, p, parent);
+    if (c == '|' || c == '>') {
+      return block_scalar(l, p, parent);
     }
     return plain_inline_value(l, p);
   }

@@ -10,6 +10,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <unordered_map>
 #include <vector>
 
 struct sqlite3;
@@ -129,8 +130,13 @@ private:
   [[nodiscard]] std::vector<StateRow> state_query(const std::string& cut_sql, const std::vector<std::int64_t>& binds,
                                                   const Filter& filter) const;
 
+  // Prepared once per ledger: the statements the scan runs for every commit and event.
+  sqlite3_stmt* prepared(const char* sql);
+  void finalize_prepared() noexcept;
+
   sqlite3* m_db = nullptr;
   std::string m_path;
+  std::unordered_map<const char*, sqlite3_stmt*> m_prepared;
 };
 
 } // namespace changetrail::ledger
