@@ -1425,7 +1425,8 @@ std::optional<ParseError> parse_documents(std::string_view input, const std::fun
       while (j < text.size() && (text[j] == ' ' || text[j] == '\t')) {
         ++j;
       }
-      l.blank = j == text.size() || text[j] == '#';
+      // (A whitespace line with a tab is not blank: libfyaml may reject the tab.)
+      l.blank = j < text.size() && text[j] == '#';
       l.indent = 0xFFFFFFu; // makes the fast path refuse this document
     }
     lines.push_back(l);

@@ -310,6 +310,14 @@ void write_grid(std::ostream& os, const std::string& format, const std::vector<s
   }
 }
 
+void drop_column(std::vector<std::string>& header, std::vector<std::vector<std::string>>& rows, std::size_t column)
+{
+  header.erase(header.begin() + static_cast<std::ptrdiff_t>(column));
+  for (auto& r : rows) {
+    r.erase(r.begin() + static_cast<std::ptrdiff_t>(column));
+  }
+}
+
 std::string shown_ref(const std::string& written)
 {
   return written.empty() ? "-" : written;
@@ -320,12 +328,19 @@ std::string unpinned_mark(const std::string& written, const std::string& input)
   return !written.empty() && !pinned(written, input) ? " (unpinned)" : "";
 }
 
+template <typename Rows>
+bool one_repo(const Rows& rows)
+{
+  return std::all_of(rows.begin(), rows.end(), [&](const auto& r) { return r.repo == rows.front().repo; });
+}
+
 void write_timeline_table(std::ostream& os, const std::vector<ledger::EventRow>& rows, bool local)
 {
   if (rows.empty()) {
     os << "no changes in this window\n";
     return;
   }
+  const bool show_repo = !one_repo(rows);
   std::string current;
   for (const auto& row : rows) {
     const auto& e = row.event;
@@ -333,7 +348,7 @@ void write_timeline_table(std::ostream& os, const std::vector<ledger::EventRow>&
     if (key != current) {
       current = key;
       os << format_time(row.time, local) << "  " << row.commit.substr(0, 12) << "  " << util::sanitize_utf8(row.author)
-         << "  " << util::sanitize_utf8(row.summary) << "  [" << row.repo << "]\n";
+         << "  " << util::sanitize_utf8(row.summary) << (show_repo ? "  [" + row.repo + "]" : std::string{}) << "\n";
     }
     if (e.change == history::k_history_rewritten) {
       os << "    history rewritten: " << e.from_ref.substr(0, 12) << " is no longer on " << row.branch << "\n";
@@ -345,7 +360,9 @@ void write_timeline_table(std::ostream& os, const std::vector<ledger::EventRow>&
     } else if (e.change == history::k_removed) {
       what = "- " + e.from_ref;
     } else if (e.change == history::k_moved) {
-      what = "moved from " + e.from_path + ": " + shown_ref(e.from_ref) + " -> " + e.to_ref + unpinned_mark(e.to_ref, e.to_input);
+      what = "moved from " + e.from_path + ": "
+             + (e.from_ref == e.to_ref ? std::string{} : shown_ref(e.from_ref) + " -> ") + e.to_ref
+             + unpinned_mark(e.to_ref, e.to_input);
     } else {
       what = e.from_ref + " -> " + e.to_ref + unpinned_mark(e.to_ref, e.to_input);
     }
@@ -569,7 +586,11 @@ int run_at(const Globals& globals, const QueryOptions& options)
     for (const auto& r : rows) {
       cells.push_back(state_cells(r, options.local));
     }
-    write_grid(std::cout, options.format, k_state_header, cells);
+    auto header = k_state_header;
+    if (options.format == "table" && one_repo(rows)) {
+      drop_column(header, cells, 0); // one repository: its name on every line says nothing
+    }
+    write_grid(std::cout, options.format, header, cells);
   }
   std::cout.flush();
   return util::k_exit_clean;
@@ -614,6 +635,22 @@ int run_diff(const Globals& globals, const QueryOptions& options)
       changes.push_back({"added", nullptr, s});
     }
   }
+  // A location that left one file and appeared in another with the same key: moved.
+  for (auto& added : changes) {
+    if (added.change != "added") {
+      continue;
+    }
+    for (auto& removed : changes) {
+      if (removed.change == "removed" && removed.from->repo == added.to->repo
+          && removed.from->location == added.to->location) {
+        added.change = "moved";
+        added.from = removed.from;
+        removed.change.clear();
+        break;
+      }
+    }
+  }
+  std::erase_if(changes, [](const Change& c) { return c.change.empty(); });
   std::sort(changes.begin(), changes.end(), [](const Change& x, const Change& y) {
     const auto* p = x.to != nullptr ? x.to : x.from;
     const auto* q = y.to != nullptr ? y.to : y.from;
@@ -640,14 +677,20 @@ int run_diff(const Globals& globals, const QueryOptions& options)
     std::vector<std::vector<std::string>> cells;
     for (const auto& c : changes) {
       const auto* s = c.to != nullptr ? c.to : c.from;
-      cells.push_back({c.change, s->repo, s->env.empty() ? "-" : s->env, s->path, s->location,
+      cells.push_back({c.change, s->repo, s->env.empty() ? "-" : s->env,
+                       c.change == "moved" ? c.from->path + " -> " + c.to->path : s->path, s->location,
                        c.from != nullptr ? c.from->ref : "-",
                        c.to != nullptr ? c.to->ref + unpinned_mark(c.to->ref, c.to->input) : "-"});
     }
     if (options.format == "table" && cells.empty()) {
       std::cout << "no differences\n";
     } else {
-      write_grid(std::cout, options.format, {"change", "repo", "env", "path", "location", "from", "to"}, cells);
+      std::vector<std::string> header{"change", "repo", "env", "path", "location", "from", "to"};
+      if (options.format == "table" && one_repo(before) && one_repo(after)
+          && (before.empty() || after.empty() || before.front().repo == after.front().repo)) {
+        drop_column(header, cells, 1);
+      }
+      write_grid(std::cout, options.format, header, cells);
     }
   }
   std::cout.flush();
