@@ -513,10 +513,13 @@ int run_scan(const Globals& globals, const ScanOptions& options)
   if (!globals.quiet) {
     char secs[32];
     std::snprintf(secs, sizeof secs, "%.2f s", elapsed);
-    std::cerr << "scanned " << s.name << " " << s.branch << ": " << s.commits << " commits, " << s.events << " events, "
-              << s.files_skipped << " files skipped, " << s.files_unparsable << " file versions unparsable (-v lists them)"
-              << (s.boundary ? ", shallow boundary" : "")
-              << (s.rewritten ? ", history rewritten" : "") << ", " << secs << "\n";
+    std::cerr << "scanned " << s.name << " " << s.branch << ": " << s.commits << " commits, " << s.events << " events"
+              << (s.files_skipped > 0 ? ", " + std::to_string(s.files_skipped) + " files skipped (blobs missing)" : "")
+              << (s.files_unparsable > 0
+                    ? ", " + std::to_string(s.files_unparsable) + " file versions unparsable (-v lists them)"
+                    : "")
+              << (s.boundary ? ", shallow boundary" : "") << (s.rewritten ? ", history rewritten" : "") << " in " << secs
+              << "\n";
   }
   return util::k_exit_clean;
 }
