@@ -136,6 +136,11 @@ private:
     m_doc_index = doc.index();
     for (const auto& w : doc.warnings()) {
       problem(w.mark, "YAML: " + w.message);
+      // An alias to an anchor that does not exist is an error in YAML (libfyaml's document
+      // API and other parsers refuse the file); we read on, but the file counts as unparsed.
+      if (w.message.starts_with("unknown anchor")) {
+        m_out.parse_failed = true;
+      }
     }
     const Value root = doc.root();
     if (root) {

@@ -145,7 +145,9 @@ bool Repository::is_shallow() const
 
 bool Repository::is_empty() const
 {
-  return git_repository_is_empty(m_repo) == 1;
+  // git_repository_is_empty only knows the configured default branch name; an unborn HEAD on
+  // any branch ("main" in a repository made with init.defaultBranch unset) is empty too.
+  return git_repository_is_empty(m_repo) == 1 || git_repository_head_unborn(m_repo) == 1;
 }
 
 std::string Repository::current_branch() const
@@ -428,6 +430,39 @@ std::optional<std::string> Repository::read_blob(const std::string& id) const
   const auto size = static_cast<std::size_t>(git_blob_rawsize(b));
   const auto* data = static_cast<const char*>(git_blob_rawcontent(b));
   return std::string(data, size);
+}
+
+std::vector<std::pair<std::string, std::string>> Repository::list_dir(const std::string& commit,
+                                                                      const std::string& dir) const
+{
+  const TreePtr root = commit_tree(m_repo, commit);
+  TreePtr sub;
+  const git_tree* tree = root.get();
+  if (!dir.empty()) {
+    git_tree_entry* entry = nullptr;
+    const std::string path = dir.back() == '/' ? dir.substr(0, dir.size() - 1) : dir;
+    if (git_tree_entry_bypath(&entry, root.get(), path.c_str()) != 0) {
+      return {};
+    }
+    const EntryPtr guard(entry);
+    if (git_tree_entry_filemode(entry) != GIT_FILEMODE_TREE) {
+      return {};
+    }
+    git_tree* t = nullptr;
+    if (git_tree_lookup(&t, m_repo, git_tree_entry_id(entry)) != 0) {
+      return {};
+    }
+    sub.reset(t);
+    tree = t;
+  }
+  std::vector<std::pair<std::string, std::string>> out;
+  for (std::size_t i = 0; i < git_tree_entrycount(tree); ++i) {
+    const git_tree_entry* e = git_tree_entry_byindex(tree, i);
+    if (is_file_mode(git_tree_entry_filemode(e))) {
+      out.emplace_back(git_tree_entry_name(e), hex(git_tree_entry_id(e)));
+    }
+  }
+  return out;
 }
 
 std::string Repository::blob_at(const std::string& commit, const std::string& path) const

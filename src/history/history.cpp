@@ -179,13 +179,12 @@ std::vector<CommitEvents> Scanner::scan_batch(const std::vector<std::pair<std::s
     bool missing = false;
     std::string note;
   };
-  const auto interesting = [this](std::string_view p) { return candidate(p); };
   std::vector<std::vector<git::Change>> all_changes(commits.size());
   std::vector<Job> jobs;
   std::unordered_map<std::string, std::size_t> queued;
   for (std::size_t i = 0; i < commits.size(); ++i) {
     const auto& [commit, parent] = commits[i];
-    all_changes[i] = parent.empty() ? m_repo.tree_files(commit, interesting) : m_repo.changes(parent, commit, interesting);
+    all_changes[i] = changes_of(commit, parent);
     for (const auto& c : all_changes[i]) {
       for (const auto& [side_commit, path, blob] : {std::tuple{parent, c.old_path, c.old_blob}, std::tuple{commit, c.new_path, c.new_blob}}) {
         if (blob.empty()) {
@@ -256,10 +255,67 @@ std::vector<CommitEvents> Scanner::scan_batch(const std::vector<std::pair<std::s
 CommitEvents Scanner::scan(const std::string& commit, const std::string& parent)
 {
   CommitEvents out;
-  const auto interesting = [this](std::string_view p) { return candidate(p); };
-  const auto changes = parent.empty() ? m_repo.tree_files(commit, interesting) : m_repo.changes(parent, commit, interesting);
-  events_of(commit, parent, changes, out);
+  events_of(commit, parent, changes_of(commit, parent), out);
   return out;
+}
+
+std::vector<git::Change> Scanner::changes_of(const std::string& commit, const std::string& parent) const
+{
+  if (parent.empty()) {
+    return m_repo.tree_files(commit, [this](std::string_view p) { return candidate(p); });
+  }
+  // A changed .env changes what the compose files beside it deploy: they count as changed too
+  // (same blob, but their cache key includes the .env).
+  auto changes = m_repo.changes(parent, commit, [this](std::string_view p) { return candidate(p) || basename(p) == ".env"; });
+  std::set<std::string> env_dirs;
+  std::set<std::string> changed;
+  std::vector<git::Change> out;
+  for (auto& c : changes) {
+    const std::string& path = c.new_path.empty() ? c.old_path : c.new_path;
+    if (basename(path) == ".env") {
+      env_dirs.insert(parent_dir(path));
+      continue;
+    }
+    changed.insert(path);
+    out.push_back(std::move(c));
+  }
+  for (const auto& dir : env_dirs) {
+    for (const auto& [name, blob] : m_repo.list_dir(commit, dir)) {
+      const std::string path = dir + name;
+      if (extract::classify(name) != extract::FileKind::compose || !candidate(path) || changed.contains(path)) {
+        continue;
+      }
+      const std::string old_blob = m_repo.blob_at(parent, path);
+      if (!old_blob.empty()) {
+        out.push_back({path, path, old_blob, blob});
+      }
+    }
+  }
+  return out;
+}
+
+std::shared_ptr<const Scanner::Cached> Scanner::last_good(const std::string& parent, const std::string& path)
+{
+  if (const auto it = m_last_good.find(path); it != m_last_good.end()) {
+    return it->second;
+  }
+  // Not seen in this run (an incremental scan starting after the file broke): walk back along
+  // the first parents to its last readable version that parses.
+  constexpr int k_walk_limit = 1000;
+  std::string c = parent;
+  CommitEvents scratch;
+  for (int k = 0; k < k_walk_limit && !c.empty() && m_repo.has_commit(c); ++k) {
+    const std::string blob = m_repo.blob_at(c, path);
+    if (blob.empty()) {
+      return nullptr; // the file did not exist: everything in it is new
+    }
+    auto f = findings(c, path, blob, scratch);
+    if (f && !f->broken) {
+      return f;
+    }
+    c = m_repo.first_parent(c);
+  }
+  return nullptr;
 }
 
 void Scanner::events_of(const std::string& commit, const std::string& parent, const std::vector<git::Change>& changes,
@@ -267,53 +323,40 @@ void Scanner::events_of(const std::string& commit, const std::string& parent, co
 {
   out.commit = m_repo.commit_info(commit);
 
-  // Old and new findings per path; a path whose blob is missing on either side is left out.
+  // Old and new findings per path. A new version that is missing or does not parse: no events
+  // for the path in this commit. An old version that is missing or does not parse: compared
+  // with the last version of the path that was readable and parsed.
   std::map<std::string, std::shared_ptr<const Cached>> before;
   std::map<std::string, std::shared_ptr<const Cached>> after;
-  std::set<std::string> unreadable;
+  std::set<std::string> unusable_before;
+  std::set<std::string> skip;
   for (const auto& c : changes) {
     if (!c.old_blob.empty()) {
       auto f = findings(parent, c.old_path, c.old_blob, out);
-      if (f) {
+      if (f && !f->broken) {
         before[c.old_path] = std::move(f);
       } else {
-        unreadable.insert(c.old_path);
+        unusable_before.insert(c.old_path);
       }
     }
     if (!c.new_blob.empty()) {
       auto f = findings(commit, c.new_path, c.new_blob, out);
-      if (f) {
+      if (f && !f->broken) {
         after[c.new_path] = std::move(f);
       } else {
-        unreadable.insert(c.new_path);
+        skip.insert(c.new_path);
       }
     }
   }
-  for (const auto& p : unreadable) {
-    before.erase(p);
-    after.erase(p);
-  }
-  // A file that does not parse now: no events. A file that did not parse before: compared with
-  // its last version that parsed (in this run), else taken as new.
-  for (auto it = after.begin(); it != after.end();) {
-    if (it->second->broken) {
-      before.erase(it->first);
-      it = after.erase(it);
-    } else {
-      ++it;
+  for (const auto& p : unusable_before) {
+    if (auto good = last_good(parent, p)) {
+      before[p] = std::move(good);
     }
   }
-  for (auto it = before.begin(); it != before.end();) {
-    if (it->second->broken) {
-      const auto good = m_last_good.find(it->first);
-      if (good != m_last_good.end()) {
-        it->second = good->second;
-        ++it;
-      } else {
-        it = before.erase(it);
-      }
-    } else {
-      ++it;
+  for (const auto& p : skip) {
+    if (const auto it = before.find(p); it != before.end()) {
+      m_last_good[p] = it->second; // what the path deployed before it broke
+      before.erase(it);
     }
   }
   for (const auto& c : changes) {

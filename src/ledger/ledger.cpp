@@ -87,7 +87,11 @@ public:
   }
   Stmt(sqlite3* db, const char* sql, const std::string& ledger_path) : m_db(db)
   {
-    if (sqlite3_prepare_v2(db, sql, -1, &m_stmt, nullptr) != SQLITE_OK) {
+    if (const int rc = sqlite3_prepare_v2(db, sql, -1, &m_stmt, nullptr); rc != SQLITE_OK) {
+      if ((rc & 0xFF) == SQLITE_CORRUPT || (rc & 0xFF) == SQLITE_NOTADB) {
+        throw util::InputError("ledger " + ledger_path + " is corrupt (" + sqlite3_errmsg(db)
+                               + "); move it away and scan again, or `changetrail ledger rebuild`");
+      }
       throw util::Fatal("ledger " + ledger_path + ": " + sqlite3_errmsg(db));
     }
     m_path = &ledger_path;
@@ -122,6 +126,11 @@ public:
     }
     if (rc == SQLITE_DONE) {
       return false;
+    }
+    const int code = rc & 0xFF;
+    if (code == SQLITE_CORRUPT || code == SQLITE_NOTADB) {
+      throw util::InputError("ledger " + *m_path + " is corrupt (" + sqlite3_errmsg(m_db)
+                             + "); move it away and scan again, or `changetrail ledger rebuild`");
     }
     throw util::Fatal("ledger " + *m_path + ": " + sqlite3_errmsg(m_db));
   }
@@ -439,7 +448,9 @@ std::vector<Repo> Ledger::repos() const
 
 Repo Ledger::create_repo(const std::string& name, const std::string& path, const std::string& branch)
 {
-  Stmt s(m_db, "INSERT INTO repos(name, path, branch) VALUES(?, ?, ?) ON CONFLICT(name) DO UPDATE SET path = excluded.path",
+  Stmt s(m_db,
+         "INSERT INTO repos(name, path, branch) VALUES(?, ?, ?) "
+         "ON CONFLICT(name) DO UPDATE SET path = excluded.path, branch = excluded.branch",
          m_path);
   s.bind(1, name).bind(2, path).bind(3, branch).run();
   auto r = find_repo(name);
@@ -491,11 +502,13 @@ void Ledger::supersede_after(const Repo& repo, std::int64_t keep_seq, std::int64
                              const std::string& old_tip)
 {
   {
-    Stmt s(m_db, "UPDATE events SET superseded = 1 WHERE repo_id = ? AND seq > ?", m_path);
+    // Earlier markers stay visible: each rewrite keeps its own record.
+    Stmt s(m_db, "UPDATE events SET superseded = 1 WHERE repo_id = ? AND seq > ? AND change != 'history-rewritten'",
+           m_path);
     s.bind(1, repo.id).bind(2, keep_seq).run();
   }
   {
-    Stmt s(m_db, "UPDATE commits SET superseded = 1 WHERE repo_id = ? AND seq > ?", m_path);
+    Stmt s(m_db, "UPDATE commits SET superseded = 1 WHERE repo_id = ? AND seq > ? AND superseded = 0", m_path);
     s.bind(1, repo.id).bind(2, keep_seq).run();
   }
   // The marker: a commit row for the new tip at the moment of detection, with one event.

@@ -55,9 +55,12 @@ ScanSummary scan(Ledger& ledger, const ScanRequest& request)
 
   // The loop restarts when another scanner moved the same repository forward meanwhile
   // (compare-and-set on the scan state in every batch transaction).
+  bool registered = false;
   for (;;) {
     std::optional<Repo> row = ledger.find_repo(summary.name);
-    if (!row) {
+    if (!row || !registered || row->branch != summary.branch || row->path != repo.path()) {
+      // Create the row, or record where and which branch this scan reads now.
+      registered = true;
       ledger.begin();
       try {
         row = ledger.create_repo(summary.name, repo.path(), summary.branch);

@@ -48,7 +48,7 @@ public:
   [[nodiscard]] std::string git_dir() const; // the .git directory (of this worktree)
   [[nodiscard]] bool is_bare() const;
   [[nodiscard]] bool is_shallow() const;
-  [[nodiscard]] bool is_empty() const;
+  [[nodiscard]] bool is_empty() const; // no commit on HEAD yet (unborn)
   // Short name of the checked-out branch ("main"); empty when HEAD is detached or unborn.
   [[nodiscard]] std::string current_branch() const;
   [[nodiscard]] std::string remote_url(const std::string& remote) const; // empty when absent
@@ -69,6 +69,10 @@ public:
   // `interesting` filters paths before anything is compared in detail.
   [[nodiscard]] std::vector<Change> changes(const std::string& parent, const std::string& commit,
                                             const std::function<bool(std::string_view path)>& interesting) const;
+  // The regular files directly in directory `dir` ("" or "a/b/") of the commit's tree: name and
+  // blob id.
+  [[nodiscard]] std::vector<std::pair<std::string, std::string>> list_dir(const std::string& commit,
+                                                                          const std::string& dir) const;
   // A blob's content; nullopt when the object is missing (a partial clone).
   [[nodiscard]] std::optional<std::string> read_blob(const std::string& id) const;
   // The blob id at `path` in the tree of `commit`; empty when there is none.

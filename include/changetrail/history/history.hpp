@@ -80,6 +80,8 @@ public:
 private:
   std::string cache_key(const std::string& commit, const std::string& path, const std::string& blob,
                         std::string& dotenv_blob) const;
+  [[nodiscard]] std::vector<git::Change> changes_of(const std::string& commit, const std::string& parent) const;
+  std::shared_ptr<const Cached> last_good(const std::string& parent, const std::string& path);
   void events_of(const std::string& commit, const std::string& parent, const std::vector<git::Change>& changes,
                  CommitEvents& out);
   std::shared_ptr<const Cached> findings(const std::string& commit, const std::string& path, const std::string& blob,
