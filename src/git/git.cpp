@@ -21,6 +21,9 @@ void ensure_init()
     // Like git itself, do not re-hash every object read: the scan reads every changed blob
     // of the history, and hashing them again cost 7% of it. `git fsck` checks integrity.
     git_libgit2_opts(GIT_OPT_ENABLE_STRICT_HASH_VERIFICATION, 0);
+    // The object cache defaults to 256 MB per repository handle, and a scan has one per thread:
+    // a 100,000-commit scan peaked at 786 MB. Trees and blobs are read about once; keep it small.
+    git_libgit2_opts(GIT_OPT_SET_CACHE_MAX_SIZE, static_cast<ssize_t>(16) << 20);
   });
 }
 
