@@ -217,6 +217,25 @@ std::string state_json(const ledger::StateRow& s)
   return out;
 }
 
+// A JSON array (json) or one object per line (jsonl) of `count` items written by `item`.
+template <typename Item>
+void write_json_list(std::ostream& os, const std::string& format, std::size_t count, const Item& item)
+{
+  const bool lines = format == "jsonl";
+  std::string out = lines ? "" : "[";
+  for (std::size_t i = 0; i < count; ++i) {
+    if (!lines && i > 0) {
+      out += ',';
+    }
+    out += item(i);
+    if (lines) {
+      out += '\n';
+    }
+  }
+  out += lines ? "" : "]\n";
+  os << out;
+}
+
 // --- tables ----------------------------------------------------------------------------------
 
 std::string csv_cell(std::string_view s)
@@ -536,21 +555,8 @@ int run_timeline(const Globals& globals, const QueryOptions& options)
     throw util::InputError("--since is after --until");
   }
   const auto rows = led.timeline(f);
-  std::string out;
   if (options.format == "json" || options.format == "jsonl") {
-    const bool lines = options.format == "jsonl";
-    out += lines ? "" : "[";
-    for (std::size_t i = 0; i < rows.size(); ++i) {
-      if (!lines && i > 0) {
-        out += ',';
-      }
-      out += event_json(rows[i]);
-      if (lines) {
-        out += '\n';
-      }
-    }
-    out += lines ? "" : "]\n";
-    std::cout << out;
+    write_json_list(std::cout, options.format, rows.size(), [&](std::size_t i) { return event_json(rows[i]); });
   } else if (options.format == "table") {
     write_timeline_table(std::cout, rows, options.local);
   } else {
@@ -571,19 +577,7 @@ int run_at(const Globals& globals, const QueryOptions& options)
   const Point p = resolve_point(led, options.times.at(0), repo_name);
   const auto rows = state_of(led, p, make_filter(options, repo_name));
   if (options.format == "json" || options.format == "jsonl") {
-    const bool lines = options.format == "jsonl";
-    std::string out = lines ? "" : "[";
-    for (std::size_t i = 0; i < rows.size(); ++i) {
-      if (!lines && i > 0) {
-        out += ',';
-      }
-      out += state_json(rows[i]);
-      if (lines) {
-        out += '\n';
-      }
-    }
-    out += lines ? "" : "]\n";
-    std::cout << out;
+    write_json_list(std::cout, options.format, rows.size(), [&](std::size_t i) { return state_json(rows[i]); });
   } else {
     std::vector<std::vector<std::string>> cells;
     for (const auto& r : rows) {
@@ -660,22 +654,13 @@ int run_diff(const Globals& globals, const QueryOptions& options)
     return std::tie(p->repo, p->env, p->path, p->location) < std::tie(q->repo, q->env, q->path, q->location);
   });
   if (options.format == "json" || options.format == "jsonl") {
-    const bool lines = options.format == "jsonl";
-    std::string out = lines ? "" : "[";
-    for (std::size_t i = 0; i < changes.size(); ++i) {
-      if (!lines && i > 0) {
-        out += ',';
-      }
-      out += "{\"change\":";
+    write_json_list(std::cout, options.format, changes.size(), [&](std::size_t i) {
+      std::string out = "{\"change\":";
       util::append_json_string(out, changes[i].change);
       out += ",\"from\":" + (changes[i].from != nullptr ? state_json(*changes[i].from) : std::string("null"));
       out += ",\"to\":" + (changes[i].to != nullptr ? state_json(*changes[i].to) : std::string("null")) + "}";
-      if (lines) {
-        out += '\n';
-      }
-    }
-    out += lines ? "" : "]\n";
-    std::cout << out;
+      return out;
+    });
   } else {
     std::vector<std::vector<std::string>> cells;
     for (const auto& c : changes) {
