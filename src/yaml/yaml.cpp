@@ -1436,7 +1436,7 @@ std::optional<ParseError> parse_documents(std::string_view input, const std::fun
   std::optional<ParseError> first_error;
   std::uint32_t next_index = 0;
   Document doc; // reused: its vectors keep their capacity from one document to the next
-  const auto deliver = [&](std::size_t begin, std::size_t end, std::size_t slice_begin) {
+  const auto deliver = [&](std::size_t begin, std::size_t end, std::size_t slice_begin, bool explicit_document) {
     doc.clear();
     bool fast = true;
     for (std::size_t k = begin; k < end && fast; ++k) {
@@ -1462,7 +1462,7 @@ std::optional<ParseError> parse_documents(std::string_view input, const std::fun
     auto err = parse_libfyaml_slice(input.substr(from, to - from), base_line, static_cast<std::uint32_t>(from), index,
                                     on_document);
     // An explicit document that libfyaml found empty still counts once.
-    next_index = std::max(index, next_index + 1);
+    next_index = explicit_document ? std::max(index, next_index + 1) : index;
     if (err && !first_error) {
       first_error = std::move(err);
     }
@@ -1478,7 +1478,7 @@ std::optional<ParseError> parse_documents(std::string_view input, const std::fun
     const bool end_marker = !at_end && is_document_marker(lines[k].text, '.');
     if (at_end || start_marker || end_marker) {
       if (explicit_start || has_content) {
-        deliver(begin, k, slice);
+        deliver(begin, k, slice, explicit_start);
       }
       if (end_marker) {
         explicit_start = false;
