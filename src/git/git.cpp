@@ -24,6 +24,9 @@ void ensure_init()
     // The object cache defaults to 256 MB per repository handle, and a scan has one per thread:
     // a 100,000-commit scan peaked at 786 MB. Trees and blobs are read about once; keep it small.
     git_libgit2_opts(GIT_OPT_SET_CACHE_MAX_SIZE, static_cast<ssize_t>(16) << 20);
+    // Pack files are mapped in windows; every page touched counts in the resident size, so
+    // bound the mapped total (8 GB by default on 64-bit) as git's core.packedGitLimit would.
+    git_libgit2_opts(GIT_OPT_SET_MWINDOW_MAPPED_LIMIT, static_cast<std::size_t>(96) << 20);
   });
 }
 
