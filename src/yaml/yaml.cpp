@@ -919,6 +919,13 @@ private:
     return p >= l.text.size() || l.text[p] == '#';
   }
 
+  // The anchored node of "key: &name" must not carry an anchor of its own or be an alias.
+  static bool starts_with_property(const Line& l)
+  {
+    const std::size_t p = l.indent;
+    return p < l.text.size() && (l.text[p] == '&' || l.text[p] == '*' || l.text[p] == '!');
+  }
+
   // "*name" at l.text[p]: an alias node pointing at the anchored node (never expanded).
   std::uint32_t alias_value(const Line& l, std::size_t p)
   {
@@ -1281,8 +1288,8 @@ private:
       std::string_view anchor;
       if (anchor_alone(l, k.value, anchor)) {
         advance();
-        if (!has_line() || cur().indent <= indent) {
-          throw Unsupported{}; // an anchored null or indentless sequence: libfyaml
+        if (!has_line() || cur().indent <= indent || starts_with_property(cur())) {
+          throw Unsupported{}; // an anchored null, indentless sequence, alias or second anchor
         }
         m_anchors[anchor] = block_node(cur().indent);
         continue;
@@ -1348,7 +1355,7 @@ private:
       std::string_view anchor;
       if (anchor_alone(l, q, anchor)) {
         advance();
-        if (!has_line() || cur().indent <= indent) {
+        if (!has_line() || cur().indent <= indent || starts_with_property(cur())) {
           throw Unsupported{};
         }
         m_anchors[anchor] = block_node(cur().indent);
