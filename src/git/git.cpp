@@ -276,6 +276,31 @@ std::vector<std::string> Repository::first_parent_line(const std::string& tip, c
   return line;
 }
 
+bool Repository::first_parent_reaches(const std::string& tip, const std::string& ancestor, int limit) const
+{
+  git_oid target;
+  git_oid current;
+  if (ancestor.size() != GIT_OID_HEXSZ || git_oid_fromstr(&target, ancestor.c_str()) != 0
+      || tip.size() != GIT_OID_HEXSZ || git_oid_fromstr(&current, tip.c_str()) != 0) {
+    return false;
+  }
+  for (int k = 0; k <= limit; ++k) {
+    if (git_oid_equal(&current, &target) == 1) {
+      return true;
+    }
+    git_commit* c = nullptr;
+    if (git_commit_lookup(&c, m_repo, &current) != 0) {
+      return false;
+    }
+    const CommitPtr guard(c);
+    if (git_commit_parentcount(c) == 0) {
+      return false;
+    }
+    current = *git_commit_parent_id(c, 0);
+  }
+  return false;
+}
+
 std::string Repository::first_parent(const std::string& id) const
 {
   const CommitPtr c = lookup_commit(m_repo, id);

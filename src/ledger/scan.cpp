@@ -74,7 +74,10 @@ ScanSummary scan(Ledger& ledger, const ScanRequest& request)
     if (stop == summary.tip) {
       return summary;
     }
-    if (!stop.empty() && !(repo.has_commit(stop) && repo.is_ancestor(stop, summary.tip))) {
+    // The usual case, the last scanned commit a few first parents below the tip, is checked by
+    // walking first parents; only otherwise the (costlier) ancestry test runs.
+    if (!stop.empty() && !repo.first_parent_reaches(summary.tip, stop, 1000)
+        && !(repo.has_commit(stop) && repo.is_ancestor(stop, summary.tip))) {
       // History rewritten: keep what was recorded, superseded, and rescan from the merge base.
       const auto base = repo.has_commit(stop) ? repo.merge_base(stop, summary.tip) : std::nullopt;
       const std::int64_t keep = base ? ledger.seq_of_commit(*row, *base).value_or(0) : 0;

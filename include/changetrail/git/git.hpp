@@ -64,6 +64,8 @@ public:
   [[nodiscard]] std::vector<std::string> first_parent_line(const std::string& tip, const std::string& stop,
                                                            bool& boundary) const;
   [[nodiscard]] CommitInfo commit_info(const std::string& id) const;
+  // True when `ancestor` is on the first-parent line of `tip` within `limit` steps.
+  [[nodiscard]] bool first_parent_reaches(const std::string& tip, const std::string& ancestor, int limit) const;
   [[nodiscard]] std::string first_parent(const std::string& id) const; // empty for a root commit
   // Files changed between `parent` (empty: nothing, the whole tree is new) and `commit`.
   // `interesting` filters paths before anything is compared in detail.
