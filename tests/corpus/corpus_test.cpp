@@ -40,24 +40,13 @@ struct Expected {
 std::vector<Expected> load_expected()
 {
   const fs::path path = fs::path(CHANGETRAIL_SOURCE_DIR) / "tests" / "corpus" / "expected_head.tsv";
-  const std::string text = changetrail::test::read_file(path);
-  REQUIRE_FALSE(text.empty());
+  const auto tsv = changetrail::test::read_tsv(path);
+  REQUIRE_FALSE(tsv.empty());
   std::vector<Expected> rows;
-  std::istringstream in(text);
-  std::string line;
-  std::size_t n = 0;
-  while (std::getline(in, line)) {
-    ++n;
-    if (line.empty() || line[0] == '#') {
-      continue;
-    }
-    std::vector<std::string> cols;
-    std::size_t start = 0;
-    for (std::size_t tab = line.find('\t'); tab != std::string::npos; tab = line.find('\t', start)) {
-      cols.push_back(line.substr(start, tab - start));
-      start = tab + 1;
-    }
-    cols.push_back(line.substr(start));
+  for (const auto& row : tsv) {
+    const auto& cols = row.columns;
+    const std::size_t n = row.line;
+    const std::string& line = row.text;
     INFO("expected_head.tsv line " << n << ": " << line);
     REQUIRE(cols.size() == 6);
     Expected e;

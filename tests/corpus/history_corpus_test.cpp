@@ -96,18 +96,13 @@ std::string describe(const Row& r)
 std::vector<Row> load_rows()
 {
   const fs::path path = fs::path(CHANGETRAIL_SOURCE_DIR) / "tests" / "data" / "corpus-history-events.tsv";
-  const std::string text = changetrail::test::read_file(path);
-  REQUIRE_FALSE(text.empty());
+  const auto tsv = changetrail::test::read_tsv(path);
+  REQUIRE_FALSE(tsv.empty());
   std::vector<Row> rows;
-  std::istringstream in(text);
-  std::string line;
-  std::size_t n = 0;
-  while (std::getline(in, line)) {
-    ++n;
-    if (line.empty() || line[0] == '#') {
-      continue;
-    }
-    const auto c = split(line, '\t');
+  for (const auto& row : tsv) {
+    const auto& c = row.columns;
+    const std::size_t n = row.line;
+    const std::string& line = row.text;
     INFO("corpus-history-events.tsv line " << n << ": " << line);
     REQUIRE(c.size() == 10);
     Row r{c[0], c[1], c[2], c[3], c[4], c[5], c[6], c[7], c[8] == "DISAGREES", c[9], n};

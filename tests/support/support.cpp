@@ -183,4 +183,33 @@ RunResult run_changetrail(const std::vector<std::string>& args, const std::strin
   return run(argv, cwd, {}, env);
 }
 
+std::vector<TsvRow> read_tsv(const std::filesystem::path& p)
+{
+  std::vector<TsvRow> rows;
+  const std::string text = read_file(p);
+  std::size_t number = 0;
+  std::size_t at = 0;
+  while (at < text.size()) {
+    auto end = text.find('\n', at);
+    if (end == std::string::npos) {
+      end = text.size();
+    }
+    const std::string line = text.substr(at, end - at);
+    at = end + 1;
+    ++number;
+    if (line.empty() || line[0] == '#') {
+      continue;
+    }
+    TsvRow row{number, line, {}};
+    std::size_t start = 0;
+    for (std::size_t tab = line.find('\t'); tab != std::string::npos; tab = line.find('\t', start)) {
+      row.columns.push_back(line.substr(start, tab - start));
+      start = tab + 1;
+    }
+    row.columns.push_back(line.substr(start));
+    rows.push_back(std::move(row));
+  }
+  return rows;
+}
+
 } // namespace changetrail::test

@@ -40,6 +40,15 @@ RunResult run_changetrail(const std::vector<std::string>& args, const std::strin
 
 std::string read_file(const std::filesystem::path& p);
 
+// The rows of a tab-separated file of hand-checked data: blank lines and lines starting with '#'
+// are skipped; each row has its 1-based line number and its columns.
+struct TsvRow {
+  std::size_t line = 0;
+  std::string text;
+  std::vector<std::string> columns;
+};
+std::vector<TsvRow> read_tsv(const std::filesystem::path& p);
+
 // Directory holding the shared test corpora (../shared/corpora beside the project), or empty.
 std::filesystem::path corpora_dir();
 
