@@ -1018,6 +1018,11 @@ private:
       }
       const auto content = s.substr(block_indent);
       const bool normal = content.front() != ' ' && content.front() != '\t';
+      if (folded && !normal) {
+        // More-indented lines in a folded scalar: libfyaml 0.7.12 and the specification
+        // disagree on the line breaks around them; libfyaml decides, as for other files.
+        throw Unsupported{};
+      }
       if (i > k) {
         // Folded: a single line break between two normal lines becomes a space, and of several
         // line breaks the first is dropped; around more-indented lines all of them stay.
