@@ -72,13 +72,12 @@ namespace {
 
 // Reads and extracts one blob; runs on worker threads (with its own repository handle).
 std::shared_ptr<Scanner::Cached> extract_blob(const git::Repository& repo, const std::string& path,
-                                              const std::string& blob, const std::string& dotenv_blob, bool& missing,
+                                              const std::string& blob, const std::string& dotenv_blob,
                                               std::string& note)
 {
   const auto content = repo.read_blob(blob);
   if (!content) {
-    missing = true;
-    return nullptr;
+    return nullptr; // missing from the object store
   }
   extract::FileInput input;
   input.file = path;
@@ -137,33 +136,27 @@ std::shared_ptr<const Scanner::Cached> Scanner::findings(const std::string& comm
                                                          const std::string& blob, CommitEvents& out)
 {
   std::string dotenv;
-  const std::string key = cache_key(commit, path, blob, dotenv);
-  if (const auto it = m_cache.find(key); it != m_cache.end()) {
-    if (it->second == nullptr) {
-      out.warnings.push_back("commit " + commit.substr(0, 12) + ": " + path + ": blob " + blob.substr(0, 12)
-                             + " is missing from the object store (partial clone?); file skipped");
-      ++out.files_skipped;
+  std::string key = cache_key(commit, path, blob, dotenv);
+  auto it = m_cache.find(key);
+  if (it == m_cache.end()) {
+    // Not prepared by scan_batch (an older version looked up by last_good): extract here.
+    std::string note;
+    auto cached = extract_blob(m_repo, path, blob, dotenv, note);
+    if (!note.empty()) {
+      out.notes.push_back("commit " + commit.substr(0, 12) + ": " + note + "; no events for this file in this commit");
+      ++out.files_unparsable;
     }
-    return it->second;
+    if (m_cache.size() >= k_cache_limit) {
+      m_cache.clear();
+    }
+    it = m_cache.emplace(std::move(key), std::move(cached)).first;
   }
-  // Not prepared by scan_batch (a single scan): extract here.
-  bool missing = false;
-  std::string note;
-  auto cached = extract_blob(m_repo, path, blob, dotenv, missing, note);
-  if (!note.empty()) {
-    out.notes.push_back("commit " + commit.substr(0, 12) + ": " + note + "; no events for this file in this commit");
-    ++out.files_unparsable;
-  }
-  if (m_cache.size() >= k_cache_limit) {
-    m_cache.clear();
-  }
-  m_cache.emplace(key, cached);
-  if (missing) {
+  if (it->second == nullptr) {
     out.warnings.push_back("commit " + commit.substr(0, 12) + ": " + path + ": blob " + blob.substr(0, 12)
                            + " is missing from the object store (partial clone?); file skipped");
     ++out.files_skipped;
   }
-  return cached;
+  return it->second;
 }
 
 std::vector<CommitEvents> Scanner::scan_batch(const std::vector<std::pair<std::string, std::string>>& commits,
@@ -176,7 +169,6 @@ std::vector<CommitEvents> Scanner::scan_batch(const std::vector<std::pair<std::s
     std::string blob;
     std::string dotenv;
     std::shared_ptr<Cached> result;
-    bool missing = false;
     std::string note;
   };
   std::vector<std::vector<git::Change>> all_changes(commits.size());
@@ -196,7 +188,7 @@ std::vector<CommitEvents> Scanner::scan_batch(const std::vector<std::pair<std::s
           continue;
         }
         queued.emplace(key, jobs.size());
-        jobs.push_back({i, std::move(key), path, blob, std::move(dotenv), nullptr, false, {}});
+        jobs.push_back({i, std::move(key), path, blob, std::move(dotenv), nullptr, {}});
       }
     }
   }
@@ -207,7 +199,7 @@ std::vector<CommitEvents> Scanner::scan_batch(const std::vector<std::pair<std::s
   const auto work = [&](const git::Repository& repo) {
     for (std::size_t k = next++; k < jobs.size(); k = next++) {
       auto& j = jobs[k];
-      j.result = extract_blob(repo, j.path, j.blob, j.dotenv, j.missing, j.note);
+      j.result = extract_blob(repo, j.path, j.blob, j.dotenv, j.note);
     }
   };
   if (threads <= 1) {
@@ -249,13 +241,6 @@ std::vector<CommitEvents> Scanner::scan_batch(const std::vector<std::pair<std::s
   for (std::size_t i = 0; i < commits.size(); ++i) {
     events_of(commits[i].first, commits[i].second, all_changes[i], out[i]);
   }
-  return out;
-}
-
-CommitEvents Scanner::scan(const std::string& commit, const std::string& parent)
-{
-  CommitEvents out;
-  events_of(commit, parent, changes_of(commit, parent), out);
   return out;
 }
 

@@ -76,6 +76,12 @@ CREATE INDEX events_by_location ON events(location_id, seq);
 constexpr int k_migration_count = static_cast<int>(std::size(k_migrations));
 static_assert(k_migration_count == k_schema_version);
 
+util::InputError corrupt(const std::string& path, const std::string& why)
+{
+  return util::InputError("ledger " + path + " is corrupt (" + why
+                          + "); move it away and scan again, or `changetrail ledger rebuild`");
+}
+
 class Stmt {
 public:
   // Borrows a statement prepared by the ledger: reset, not finalized, when done.
@@ -89,8 +95,7 @@ public:
   {
     if (const int rc = sqlite3_prepare_v2(db, sql, -1, &m_stmt, nullptr); rc != SQLITE_OK) {
       if ((rc & 0xFF) == SQLITE_CORRUPT || (rc & 0xFF) == SQLITE_NOTADB) {
-        throw util::InputError("ledger " + ledger_path + " is corrupt (" + sqlite3_errmsg(db)
-                               + "); move it away and scan again, or `changetrail ledger rebuild`");
+        throw corrupt(ledger_path, sqlite3_errmsg(db));
       }
       throw util::Fatal("ledger " + ledger_path + ": " + sqlite3_errmsg(db));
     }
@@ -129,8 +134,7 @@ public:
     }
     const int code = rc & 0xFF;
     if (code == SQLITE_CORRUPT || code == SQLITE_NOTADB) {
-      throw util::InputError("ledger " + *m_path + " is corrupt (" + sqlite3_errmsg(m_db)
-                             + "); move it away and scan again, or `changetrail ledger rebuild`");
+      throw corrupt(*m_path, sqlite3_errmsg(m_db));
     }
     throw util::Fatal("ledger " + *m_path + ": " + sqlite3_errmsg(m_db));
   }
@@ -318,8 +322,7 @@ void Ledger::exec(const char* sql) const
       throw util::InputError("ledger " + m_path + " is not a changetrail ledger (not an SQLite database)");
     }
     if (code == SQLITE_CORRUPT) {
-      throw util::InputError("ledger " + m_path + " is corrupt (" + msg
-                             + "); move it away and scan again, or `changetrail ledger rebuild`");
+      throw corrupt(m_path, msg);
     }
     if (code == SQLITE_READONLY || code == SQLITE_CANTOPEN || code == SQLITE_PERM) {
       throw util::Fatal("ledger " + m_path + " cannot be written: " + msg);

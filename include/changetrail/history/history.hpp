@@ -67,10 +67,8 @@ public:
   Scanner(const Scanner&) = delete;
   Scanner& operator=(const Scanner&) = delete;
 
-  // The events of `commit` against `parent` (empty: the commit's whole tree is added).
-  [[nodiscard]] CommitEvents scan(const std::string& commit, const std::string& parent);
-  // The same for consecutive commits (commit, parent) of the line, oldest first; the blobs they
-  // need are extracted on `threads` threads.
+  // The events of consecutive commits (commit, parent) of the line, oldest first; parent empty:
+  // the commit's whole tree is added. The blobs they need are extracted on `threads` threads.
   [[nodiscard]] std::vector<CommitEvents> scan_batch(const std::vector<std::pair<std::string, std::string>>& commits,
                                                      unsigned threads);
   [[nodiscard]] bool candidate(std::string_view path) const;
