@@ -10,7 +10,6 @@
 #include <changetrail/yaml/yaml.hpp>
 
 #include <CLI/CLI.hpp>
-#include <curl/curl.h>
 #include <git2.h>
 #include <sqlite3.h>
 
@@ -30,14 +29,8 @@ std::string version_text()
   int minor = 0;
   int rev = 0;
   git_libgit2_version(&major, &minor, &rev);
-  const curl_version_info_data* curl = curl_version_info(CURLVERSION_NOW);
   std::string out = "changetrail " CHANGETRAIL_VERSION "\n";
   out += "libgit2 " + std::to_string(major) + "." + std::to_string(minor) + "." + std::to_string(rev) + "\n";
-  out += std::string("libcurl ") + (curl != nullptr ? curl->version : "unknown");
-  if (curl != nullptr && curl->ssl_version != nullptr) {
-    out += std::string(" (") + curl->ssl_version + ")";
-  }
-  out += "\n";
   out += std::string("SQLite ") + sqlite3_libversion() + "\n";
   out += "libfyaml " + yaml::library_version() + "\n";
   return out;

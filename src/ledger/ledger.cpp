@@ -150,6 +150,7 @@ public:
     sqlite3_clear_bindings(m_stmt);
   }
   [[nodiscard]] std::int64_t integer(int col) const { return sqlite3_column_int64(m_stmt, col); }
+  [[nodiscard]] bool is_null(int col) const { return sqlite3_column_type(m_stmt, col) == SQLITE_NULL; }
   [[nodiscard]] std::string text(int col) const
   {
     const auto* p = sqlite3_column_text(m_stmt, col);
@@ -529,10 +530,13 @@ void Ledger::supersede_after(const Repo& repo, std::int64_t keep_seq, std::int64
 
 std::optional<std::int64_t> Ledger::seq_of_commit(const Repo& repo, const std::string& commit) const
 {
-  Stmt s(m_db, "SELECT seq FROM commits WHERE repo_id = ? AND id = ? AND superseded = 0 ORDER BY seq DESC LIMIT 1",
+  // INDEXED BY: with `ORDER BY seq DESC LIMIT 1` SQLite walks the primary key of every commit of
+  // the repository instead (15 ms on 12,000 commits, paid by every incremental scan).
+  Stmt s(m_db,
+         "SELECT max(seq) FROM commits INDEXED BY commits_by_id WHERE repo_id = ? AND id = ? AND superseded = 0",
          m_path);
   s.bind(1, repo.id).bind(2, commit);
-  if (s.step()) {
+  if (s.step() && !s.is_null(0)) {
     return s.integer(0);
   }
   return std::nullopt;
