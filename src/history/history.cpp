@@ -159,6 +159,38 @@ std::shared_ptr<const Scanner::Cached> Scanner::findings(const std::string& comm
   return it->second;
 }
 
+template <typename Work>
+void Scanner::in_parallel(unsigned threads, const Work& work)
+{
+  if (threads <= 1) {
+    work(m_repo, 0u);
+    return;
+  }
+  // Each thread has its own handle on the repository (libgit2 objects are not shared between
+  // threads), kept from batch to batch.
+  while (m_workers.size() + 1 < threads) {
+    m_workers.push_back(git::Repository::open(m_repo.git_dir()));
+  }
+  std::vector<std::exception_ptr> errors(threads);
+  {
+    std::vector<std::jthread> pool;
+    for (unsigned t = 0; t < threads; ++t) {
+      pool.emplace_back([&, t] {
+        try {
+          work(t == 0 ? m_repo : m_workers[t - 1], t);
+        } catch (...) {
+          errors[t] = std::current_exception();
+        }
+      });
+    }
+  }
+  for (const auto& e : errors) {
+    if (e) {
+      std::rethrow_exception(e);
+    }
+  }
+}
+
 std::vector<CommitEvents> Scanner::scan_batch(const std::vector<std::pair<std::string, std::string>>& commits,
                                               unsigned threads)
 {
@@ -171,12 +203,29 @@ std::vector<CommitEvents> Scanner::scan_batch(const std::vector<std::pair<std::s
     std::shared_ptr<Cached> result;
     std::string note;
   };
+  // The tree comparisons, on this thread: libgit2 serialises pack reads with one process-wide
+  // lock, and comparing on two threads made a 100,000-commit scan slower (13.0 s against 11.9 s).
+  // Consecutive commits on one handle share trees (a commit's tree is the next one's parent's).
   std::vector<std::vector<git::Change>> all_changes(commits.size());
+  std::vector<git::CommitInfo> infos(commits.size());
+  for (std::size_t i = 0; i < commits.size(); ++i) {
+    const auto& [commit, parent] = commits[i];
+    infos[i] = m_repo.commit_info(commit);
+    std::string parent_tree;
+    if (!parent.empty()) {
+      parent_tree = i > 0 && commits[i - 1].first == parent ? infos[i - 1].tree
+                    : parent == m_last.id                   ? m_last.tree
+                                                            : m_repo.commit_info(parent).tree;
+    }
+    all_changes[i] = changes_of(m_repo, commit, parent, infos[i].tree, parent_tree);
+  }
+  if (!infos.empty()) {
+    m_last = infos.back();
+  }
   std::vector<Job> jobs;
   std::unordered_map<std::string, std::size_t> queued;
   for (std::size_t i = 0; i < commits.size(); ++i) {
     const auto& [commit, parent] = commits[i];
-    all_changes[i] = changes_of(commit, parent);
     for (const auto& c : all_changes[i]) {
       for (const auto& [side_commit, path, blob] : {std::tuple{parent, c.old_path, c.old_blob}, std::tuple{commit, c.new_path, c.new_blob}}) {
         if (blob.empty()) {
@@ -192,40 +241,20 @@ std::vector<CommitEvents> Scanner::scan_batch(const std::vector<std::pair<std::s
       }
     }
   }
-  // Extraction is the expensive part: spread it over worker threads, each with its own handle
-  // on the repository (libgit2 objects are not shared between threads).
-  threads = std::max(1u, std::min<unsigned>(threads, static_cast<unsigned>(jobs.size() / 4 + 1)));
+  // Extraction is the expensive part: spread it over the threads.
   std::atomic<std::size_t> next{0};
-  const auto work = [&](const git::Repository& repo) {
-    for (std::size_t k = next++; k < jobs.size(); k = next++) {
-      auto& j = jobs[k];
-      j.result = extract_blob(repo, j.path, j.blob, j.dotenv, j.note);
-    }
-  };
-  if (threads <= 1) {
-    work(m_repo);
-  } else {
-    std::vector<std::exception_ptr> errors(threads);
-    {
-      std::vector<std::jthread> pool;
-      for (unsigned t = 0; t < threads; ++t) {
-        pool.emplace_back([&, t] {
-          try {
-            const auto repo = t == 0 ? std::optional<git::Repository>{} : std::optional<git::Repository>(git::Repository::open(m_repo.git_dir()));
-            work(t == 0 ? m_repo : *repo);
-          } catch (...) {
-            errors[t] = std::current_exception();
-            next = jobs.size();
-          }
-        });
-      }
-    }
-    for (const auto& e : errors) {
-      if (e) {
-        std::rethrow_exception(e);
-      }
-    }
-  }
+  in_parallel(std::max(1u, std::min<unsigned>(threads, static_cast<unsigned>(jobs.size() / 4 + 1))),
+              [&](const git::Repository& repo, unsigned) {
+                try {
+                  for (std::size_t k = next++; k < jobs.size(); k = next++) {
+                    auto& j = jobs[k];
+                    j.result = extract_blob(repo, j.path, j.blob, j.dotenv, j.note);
+                  }
+                } catch (...) {
+                  next = jobs.size();
+                  throw;
+                }
+              });
   if (m_cache.size() + jobs.size() >= k_cache_limit) {
     m_cache.clear();
   }
@@ -239,19 +268,22 @@ std::vector<CommitEvents> Scanner::scan_batch(const std::vector<std::pair<std::s
     m_cache.emplace(std::move(j.key), std::move(j.result));
   }
   for (std::size_t i = 0; i < commits.size(); ++i) {
+    out[i].commit = std::move(infos[i]);
     events_of(commits[i].first, commits[i].second, all_changes[i], out[i]);
   }
   return out;
 }
 
-std::vector<git::Change> Scanner::changes_of(const std::string& commit, const std::string& parent) const
+std::vector<git::Change> Scanner::changes_of(const git::Repository& repo, const std::string& commit,
+                                             const std::string& parent, const std::string& tree,
+                                             const std::string& parent_tree) const
 {
   if (parent.empty()) {
-    return m_repo.tree_files(commit, [this](std::string_view p) { return candidate(p); });
+    return repo.tree_changes({}, tree, [this](std::string_view p) { return candidate(p); });
   }
   // A changed .env changes what the compose files beside it deploy: they count as changed too
   // (same blob, but their cache key includes the .env).
-  auto changes = m_repo.changes(parent, commit, [this](std::string_view p) { return candidate(p) || basename(p) == ".env"; });
+  auto changes = repo.tree_changes(parent_tree, tree, [this](std::string_view p) { return candidate(p) || basename(p) == ".env"; });
   std::set<std::string> env_dirs;
   std::set<std::string> changed;
   std::vector<git::Change> out;
@@ -265,12 +297,12 @@ std::vector<git::Change> Scanner::changes_of(const std::string& commit, const st
     out.push_back(std::move(c));
   }
   for (const auto& dir : env_dirs) {
-    for (const auto& [name, blob] : m_repo.list_dir(commit, dir)) {
+    for (const auto& [name, blob] : repo.list_dir(commit, dir)) {
       const std::string path = dir + name;
       if (extract::classify(name) != extract::FileKind::compose || !candidate(path) || changed.contains(path)) {
         continue;
       }
-      const std::string old_blob = m_repo.blob_at(parent, path);
+      const std::string old_blob = repo.blob_at(parent, path);
       if (!old_blob.empty()) {
         out.push_back({path, path, old_blob, blob});
       }
@@ -306,8 +338,6 @@ std::shared_ptr<const Scanner::Cached> Scanner::last_good(const std::string& par
 void Scanner::events_of(const std::string& commit, const std::string& parent, const std::vector<git::Change>& changes,
                         CommitEvents& out)
 {
-  out.commit = m_repo.commit_info(commit);
-
   // Old and new findings per path. A new version that is missing or does not parse: no events
   // for the path in this commit. An old version that is missing or does not parse: compared
   // with the last version of the path that was readable and parsed.

@@ -5,9 +5,11 @@
 
 #include <sqlite3.h>
 
+#include <algorithm>
 #include <cstdlib>
 #include <filesystem>
 #include <limits>
+#include <tuple>
 #include <utility>
 
 namespace fs = std::filesystem;
@@ -151,6 +153,15 @@ public:
   }
   [[nodiscard]] std::int64_t integer(int col) const { return sqlite3_column_int64(m_stmt, col); }
   [[nodiscard]] bool is_null(int col) const { return sqlite3_column_type(m_stmt, col) == SQLITE_NULL; }
+  void text_into(int col, std::string& out) const
+  {
+    const auto* p = sqlite3_column_text(m_stmt, col);
+    if (p == nullptr) {
+      out.clear();
+    } else {
+      out.assign(reinterpret_cast<const char*>(p), static_cast<std::size_t>(sqlite3_column_bytes(m_stmt, col)));
+    }
+  }
   [[nodiscard]] std::string text(int col) const
   {
     const auto* p = sqlite3_column_text(m_stmt, col);
@@ -234,7 +245,8 @@ std::string default_path()
 Ledger::Ledger(sqlite3* db, std::string path) : m_db(db), m_path(std::move(path)) {}
 
 Ledger::Ledger(Ledger&& other) noexcept
-  : m_db(std::exchange(other.m_db, nullptr)), m_path(std::move(other.m_path)), m_prepared(std::move(other.m_prepared))
+  : m_db(std::exchange(other.m_db, nullptr)), m_path(std::move(other.m_path)), m_prepared(std::move(other.m_prepared)),
+    m_location_ids(std::move(other.m_location_ids))
 {
   other.m_prepared.clear();
 }
@@ -248,6 +260,7 @@ Ledger& Ledger::operator=(Ledger&& other) noexcept
     m_path = std::move(other.m_path);
     m_prepared = std::move(other.m_prepared);
     other.m_prepared.clear();
+    m_location_ids = std::move(other.m_location_ids);
   }
   return *this;
 }
@@ -371,6 +384,9 @@ void Ledger::migrate(bool write)
   if (write) {
     exec("PRAGMA journal_mode = WAL");
     exec("PRAGMA synchronous = NORMAL");
+    // A full scan writes for minutes: checkpoint every ~40 MB of WAL rather than every 4 MB
+    // (each checkpoint waits for two fdatasyncs). A scan checkpoints at its end anyway.
+    exec("PRAGMA wal_autocheckpoint = 10000");
   }
   exec("PRAGMA foreign_keys = ON");
   if (version == k_schema_version) {
@@ -425,6 +441,7 @@ void Ledger::commit()
 
 void Ledger::rollback() noexcept
 {
+  m_location_ids.clear();
   if (sqlite3_get_autocommit(m_db) == 0) {
     sqlite3_exec(m_db, "ROLLBACK", nullptr, nullptr, nullptr);
   }
@@ -478,15 +495,22 @@ std::int64_t Ledger::add_commit(const Repo& repo, std::int64_t seq, const git::C
   Stmt loc(m_db, prepared(k_insert_location), m_path);
   Stmt loc_id(m_db, prepared(k_select_location), m_path);
   Stmt ev(m_db, prepared(k_insert_event), m_path);
+  std::string key;
   for (const auto& e : events) {
-    loc.reset();
-    loc.bind(1, repo.id).bind(2, e.path).bind(3, e.location).run();
-    loc_id.reset();
-    loc_id.bind(1, repo.id).bind(2, e.path).bind(3, e.location);
-    if (!loc_id.step()) {
-      throw util::Fatal("ledger " + m_path + ": location row vanished");
+    key = std::to_string(repo.id);
+    key.append(1, '\0').append(e.path).append(1, '\0').append(e.location);
+    auto it = m_location_ids.find(key);
+    if (it == m_location_ids.end()) {
+      loc.reset();
+      loc.bind(1, repo.id).bind(2, e.path).bind(3, e.location).run();
+      loc_id.reset();
+      loc_id.bind(1, repo.id).bind(2, e.path).bind(3, e.location);
+      if (!loc_id.step()) {
+        throw util::Fatal("ledger " + m_path + ": location row vanished");
+      }
+      it = m_location_ids.emplace(key, loc_id.integer(0)).first;
     }
-    const std::int64_t id = loc_id.integer(0);
+    const std::int64_t id = it->second;
     ev.reset();
     ev.bind(1, repo.id).bind(2, seq).bind(3, c.time).bind(4, id).bind(5, e.change).bind(6, e.env).bind(7, e.format);
     ev.bind(8, e.workload).bind(9, e.container).bind(10, static_cast<std::int64_t>(e.line)).bind(11, e.from_path);
@@ -557,37 +581,50 @@ constexpr const char* k_event_select =
   "FROM events e JOIN locations l ON l.id = e.location_id JOIN commits c ON c.repo_id = e.repo_id AND c.seq = e.seq "
   "JOIN repos r ON r.id = e.repo_id ";
 
+// Reads the current row into `row`, reusing its strings' storage.
+void read_event(const Stmt& s, EventRow& row)
+{
+  s.text_into(0, row.repo);
+  s.text_into(1, row.branch);
+  s.text_into(2, row.commit);
+  row.time = s.integer(3);
+  row.author_time = s.integer(4);
+  s.text_into(5, row.author);
+  s.text_into(6, row.summary);
+  row.seq = s.integer(7);
+  auto& e = row.event;
+  s.text_into(8, e.path);
+  s.text_into(9, e.from_path);
+  s.text_into(10, e.env);
+  s.text_into(11, e.format);
+  s.text_into(12, e.location);
+  s.text_into(13, e.workload);
+  s.text_into(14, e.container);
+  e.line = static_cast<std::uint32_t>(s.integer(15));
+  s.text_into(16, e.change);
+  s.text_into(17, e.from_ref);
+  s.text_into(18, e.from_input);
+  s.text_into(19, e.to_ref);
+  s.text_into(20, e.to_input);
+}
+
 EventRow read_event(const Stmt& s)
 {
   EventRow row;
-  row.repo = s.text(0);
-  row.branch = s.text(1);
-  row.commit = s.text(2);
-  row.time = s.integer(3);
-  row.author_time = s.integer(4);
-  row.author = s.text(5);
-  row.summary = s.text(6);
-  row.seq = s.integer(7);
-  auto& e = row.event;
-  e.path = s.text(8);
-  e.from_path = s.text(9);
-  e.env = s.text(10);
-  e.format = s.text(11);
-  e.location = s.text(12);
-  e.workload = s.text(13);
-  e.container = s.text(14);
-  e.line = static_cast<std::uint32_t>(s.integer(15));
-  e.change = s.text(16);
-  e.from_ref = s.text(17);
-  e.from_input = s.text(18);
-  e.to_ref = s.text(19);
-  e.to_input = s.text(20);
+  read_event(s, row);
   return row;
 }
 
 } // namespace
 
 std::vector<EventRow> Ledger::timeline(const Filter& filter) const
+{
+  std::vector<EventRow> out;
+  each_event(filter, [&](const EventRow& row) { out.push_back(row); });
+  return out;
+}
+
+void Ledger::each_event(const Filter& filter, const std::function<void(const EventRow&)>& visit) const
 {
   std::string sql = std::string(k_event_select)
                     + "WHERE e.superseded = 0 AND e.change != 'moved-away' AND e.time >= ? AND e.time <= ? "
@@ -596,18 +633,20 @@ std::vector<EventRow> Ledger::timeline(const Filter& filter) const
   s.bind(1, filter.since.value_or(std::numeric_limits<std::int64_t>::min()));
   s.bind(2, filter.until.value_or(std::numeric_limits<std::int64_t>::max()));
   s.bind(3, filter.repo).bind(4, filter.repo);
-  std::vector<EventRow> out;
+  EventRow row;
   while (s.step()) {
-    EventRow row = read_event(s);
+    read_event(s, row);
     const auto& e = row.event;
     const bool marker = e.change == history::k_history_rewritten;
-    if (!marker && !matches_filter(filter, e.env, e.path, e.workload,
-                                   e.from_ref + "\n" + e.from_input + "\n" + e.to_ref + "\n" + e.to_input)) {
+    if (!marker
+        && !matches_filter(filter, e.env, e.path, e.workload,
+                           filter.image.empty()
+                             ? std::string{}
+                             : e.from_ref + "\n" + e.from_input + "\n" + e.to_ref + "\n" + e.to_input)) {
       continue;
     }
-    out.push_back(std::move(row));
+    visit(row);
   }
-  return out;
 }
 
 std::vector<EventRow> Ledger::dump() const
@@ -633,8 +672,7 @@ std::vector<StateRow> Ledger::state_query(const std::string& cut_sql, const std:
       "JOIN events e ON e.id = (SELECT id FROM events WHERE location_id = l.id AND superseded = 0 AND seq <= cut.s "
       "ORDER BY seq DESC, id DESC LIMIT 1) "
       "JOIN commits c ON c.repo_id = e.repo_id AND c.seq = e.seq JOIN repos r ON r.id = l.repo_id "
-      "WHERE e.change IN ('added', 'changed', 'moved') AND (? = '' OR r.name = ?) "
-      "ORDER BY r.name, e.env, l.path, l.location";
+      "WHERE e.change IN ('added', 'changed', 'moved') AND (? = '' OR r.name = ?)";
   Stmt s(m_db, sql.c_str(), m_path);
   int i = 1;
   for (const auto b : binds) {
@@ -655,11 +693,16 @@ std::vector<StateRow> Ledger::state_query(const std::string& cut_sql, const std:
     row.input = s.text(8);
     row.since = s.integer(9);
     row.commit = s.text(10);
-    if (!matches_filter(filter, row.env, row.path, row.workload, row.ref + "\n" + row.input)) {
+    if (!matches_filter(filter, row.env, row.path, row.workload,
+                        filter.image.empty() ? std::string{} : row.ref + "\n" + row.input)) {
       continue;
     }
     out.push_back(std::move(row));
   }
+  // Sorted here rather than by SQLite, whose sorter copied every row once more.
+  std::sort(out.begin(), out.end(), [](const StateRow& a, const StateRow& b) {
+    return std::tie(a.repo, a.env, a.path, a.location) < std::tie(b.repo, b.env, b.path, b.location);
+  });
   return out;
 }
 

@@ -3,6 +3,7 @@
 #include <changetrail/util/error.hpp>
 
 #include <algorithm>
+#include <future>
 
 namespace changetrail::ledger {
 
@@ -104,31 +105,62 @@ ScanSummary scan(Ledger& ledger, const ScanRequest& request)
     }
 
     bool boundary = false;
-    std::vector<std::string> line = repo.first_parent_line(summary.tip, stop, boundary);
+    std::vector<std::string> parents;
+    std::vector<std::string> line = repo.first_parent_line(summary.tip, stop, boundary, &parents);
     if (!stop.empty() && !line.empty()) {
       // The last scanned commit is an ancestor but not on the first-parent line (it was merged
       // from a side branch): skip the commits the ledger already has.
-      std::erase_if(line, [&](const std::string& id) { return ledger.seq_of_commit(*row, id).has_value(); });
+      std::size_t kept = 0;
+      for (std::size_t k = 0; k < line.size(); ++k) {
+        if (ledger.seq_of_commit(*row, line[k]).has_value()) {
+          continue;
+        }
+        if (kept != k) { // a string moved onto itself is left empty
+          line[kept] = std::move(line[k]);
+          parents[kept] = std::move(parents[k]);
+        }
+        ++kept;
+      }
+      line.resize(kept);
+      parents.resize(kept);
     }
     summary.boundary = summary.boundary || boundary;
     const auto total = static_cast<std::int64_t>(line.size());
     std::int64_t seq = std::max(row->last_seq, ledger.max_seq(*row));
     std::string expected = row->last_commit;
     bool restarted = false;
-    std::size_t i = 0;
-    while (i < line.size()) {
-      std::vector<std::pair<std::string, std::string>> todo;
-      for (; i < line.size() && todo.size() < request.batch_commits; ++i) {
-        const std::string parent = repo.first_parent(line[i]);
-        const bool parent_present = !parent.empty() && repo.has_commit(parent);
-        if (!parent.empty() && !parent_present) {
-          warn("commit " + line[i].substr(0, 12) + ": its parent is missing (shallow clone); its whole tree is taken as added");
-        }
-        todo.emplace_back(line[i], parent_present ? parent : std::string{});
+    // The batches are made first, so that only the scanning thread uses the repository handle:
+    // while this thread writes one batch to the ledger, the next one is scanned.
+    std::vector<std::vector<std::pair<std::string, std::string>>> batches;
+    for (std::size_t i = 0; i < line.size(); ++i) {
+      if (batches.empty() || batches.back().size() >= request.batch_commits) {
+        batches.emplace_back();
       }
-      std::vector<history::CommitEvents> batch = scanner.scan_batch(todo, request.threads);
+      const std::string& parent = parents[i];
+      // A parent that is the commit before it on the line is present; only the oldest commit
+      // of the line can have a missing parent (a shallow clone).
+      const bool parent_present = !parent.empty() && ((i > 0 && line[i - 1] == parent) || repo.has_commit(parent));
+      if (!parent.empty() && !parent_present) {
+        warn("commit " + line[i].substr(0, 12) + ": its parent is missing (shallow clone); its whole tree is taken as added");
+      }
+      batches.back().emplace_back(line[i], parent_present ? parent : std::string{});
+    }
+    const auto scan_async = [&scanner, &batches, threads = request.threads](std::size_t b) {
+      return std::async(std::launch::async, [&scanner, &batches, threads, b] { return scanner.scan_batch(batches[b], threads); });
+    };
+    std::future<std::vector<history::CommitEvents>> next;
+    if (!batches.empty()) {
+      next = scan_async(0);
+    }
+    std::int64_t done = 0;
+    for (std::size_t b = 0; b < batches.size(); ++b) {
+      std::vector<history::CommitEvents> batch = next.get();
+      if (b + 1 < batches.size()) {
+        next = scan_async(b + 1);
+      }
+      done += static_cast<std::int64_t>(batch.size());
       if (request.progress) {
-        request.progress(static_cast<std::int64_t>(i), total);
+        request.progress(done, total);
       }
       ledger.begin();
       try {
@@ -164,6 +196,9 @@ ScanSummary scan(Ledger& ledger, const ScanRequest& request)
           }
         }
       }
+    }
+    if (next.valid()) {
+      next.wait(); // a restart leaves a batch scanning: the repository is used again below
     }
     if (!restarted) {
       return summary;

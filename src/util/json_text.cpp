@@ -7,19 +7,26 @@ namespace changetrail::util {
 void append_json_string(std::string& out, std::string_view s)
 {
   static constexpr char k_hex[] = "0123456789abcdef";
-  out += '"';
-  bool ascii = true;
+  std::string repaired;
+  std::string_view text = s;
   for (const char c : s) {
     if (static_cast<unsigned char>(c) >= 0x80) {
-      ascii = false;
+      repaired = sanitize_utf8(s);
+      text = repaired;
       break;
     }
   }
-  const std::string repaired = ascii ? std::string{} : sanitize_utf8(s);
-  const std::string_view text = ascii ? s : std::string_view(repaired);
-  for (const char c : text) {
-    const auto u = static_cast<unsigned char>(c);
-    switch (c) {
+  out += '"';
+  // Runs of characters that need no escape are appended in one piece.
+  std::size_t run = 0;
+  for (std::size_t i = 0; i < text.size(); ++i) {
+    const auto u = static_cast<unsigned char>(text[i]);
+    if (u >= 0x20 && u != '"' && u != '\\') {
+      continue;
+    }
+    out.append(text.data() + run, i - run);
+    run = i + 1;
+    switch (u) {
     case '"':
       out += "\\\"";
       break;
@@ -36,15 +43,12 @@ void append_json_string(std::string& out, std::string_view s)
       out += "\\t";
       break;
     default:
-      if (u < 0x20) {
-        out += "\\u00";
-        out += k_hex[u >> 4];
-        out += k_hex[u & 15];
-      } else {
-        out += c;
-      }
+      out += "\\u00";
+      out += k_hex[u >> 4];
+      out += k_hex[u & 15];
     }
   }
+  out.append(text.data() + run, text.size() - run);
   out += '"';
 }
 

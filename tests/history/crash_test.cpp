@@ -244,6 +244,8 @@ int kill_at(pid_t pid, const std::string& l, std::int64_t threshold, int extra_m
 TEST_CASE("history: kill -9 during scan: the next scan completes to exactly the uninterrupted ledger",
           "[history][crash]")
 {
+  // Batches of 200 commits: a 2,000-commit scan commits ten times, so kills land between them.
+  setenv("CHANGETRAIL_SCAN_BATCH", "200", 1);
   const Reference& ref = reference_scan();
   TempDir tmp;
   // Two kinds of kill: after a fixed delay (wherever that lands), and as soon as the ledger holds
@@ -308,6 +310,8 @@ TEST_CASE("history: kill -9 during scan: the next scan completes to exactly the 
 
 TEST_CASE("history: two concurrent scans of one repository into one ledger", "[history][concurrency]")
 {
+  // Batches of 200 commits: the two scans' transactions interleave.
+  setenv("CHANGETRAIL_SCAN_BATCH", "200", 1);
   const Reference& ref = reference_scan();
   TempDir tmp;
   for (int round = 0; round < 2; ++round) {
@@ -352,6 +356,8 @@ TEST_CASE("history: two concurrent scans of one repository into one ledger", "[h
 
 TEST_CASE("history: readers are not blocked by a writer and see a consistent ledger", "[history][concurrency]")
 {
+  // Batches of 200 commits: readers see the ledger between many transactions.
+  setenv("CHANGETRAIL_SCAN_BATCH", "200", 1);
   const Reference& ref = reference_scan();
   TempDir tmp;
   const std::string l = (tmp / "l.db").string();

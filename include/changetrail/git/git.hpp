@@ -23,6 +23,7 @@ struct CommitInfo {
   std::int64_t author_time = 0;
   std::string author;       // "Name <email>"
   std::string summary;      // first line of the message
+  std::string tree;         // the commit's tree (40 hex)
 };
 
 // One file that differs between a commit's first parent and the commit. For an added file
@@ -61,8 +62,10 @@ public:
   // The first-parent line from `tip` back to, not including, `stop` (all of it when `stop` is
   // empty or not on the line), oldest first. `boundary` is set when the line ends at a commit
   // whose parent is missing (a shallow clone).
+  // `parents`, when given, receives the first parent of each commit of the line ("" for a root).
   [[nodiscard]] std::vector<std::string> first_parent_line(const std::string& tip, const std::string& stop,
-                                                           bool& boundary) const;
+                                                           bool& boundary,
+                                                           std::vector<std::string>* parents = nullptr) const;
   [[nodiscard]] CommitInfo commit_info(const std::string& id) const;
   // True when `ancestor` is on the first-parent line of `tip` within `limit` steps.
   [[nodiscard]] bool first_parent_reaches(const std::string& tip, const std::string& ancestor, int limit) const;
@@ -71,6 +74,10 @@ public:
   // `interesting` filters paths before anything is compared in detail.
   [[nodiscard]] std::vector<Change> changes(const std::string& parent, const std::string& commit,
                                             const std::function<bool(std::string_view path)>& interesting) const;
+  // The same between two trees (CommitInfo::tree; old_tree empty: the whole new tree is added),
+  // without reading the commits again.
+  [[nodiscard]] std::vector<Change> tree_changes(const std::string& old_tree, const std::string& new_tree,
+                                                 const std::function<bool(std::string_view path)>& interesting) const;
   // The regular files directly in directory `dir` ("" or "a/b/") of the commit's tree: name and
   // blob id.
   [[nodiscard]] std::vector<std::pair<std::string, std::string>> list_dir(const std::string& commit,
@@ -84,9 +91,12 @@ public:
   [[nodiscard]] std::vector<Change> tree_files(const std::string& commit,
                                                const std::function<bool(std::string_view path)>& interesting) const;
 
+  struct TreeCache; // trees kept between consecutive calls of changes()
+
 private:
   explicit Repository(git_repository* repo);
   git_repository* m_repo = nullptr;
+  std::unique_ptr<TreeCache> m_trees;
 };
 
 // libgit2 version "1.5.1".

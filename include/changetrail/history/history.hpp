@@ -78,7 +78,12 @@ public:
 private:
   std::string cache_key(const std::string& commit, const std::string& path, const std::string& blob,
                         std::string& dotenv_blob) const;
-  [[nodiscard]] std::vector<git::Change> changes_of(const std::string& commit, const std::string& parent) const;
+  [[nodiscard]] std::vector<git::Change> changes_of(const git::Repository& repo, const std::string& commit,
+                                                    const std::string& parent, const std::string& tree,
+                                                    const std::string& parent_tree) const;
+  // Runs work(repository handle, thread index) on `threads` threads, thread 0 on m_repo.
+  template <typename Work>
+  void in_parallel(unsigned threads, const Work& work);
   std::shared_ptr<const Cached> last_good(const std::string& parent, const std::string& path);
   void events_of(const std::string& commit, const std::string& parent, const std::vector<git::Change>& changes,
                  CommitEvents& out);
@@ -86,6 +91,8 @@ private:
                                          CommitEvents& out);
 
   const git::Repository& m_repo;
+  std::vector<git::Repository> m_workers; // handles of the other threads
+  git::CommitInfo m_last;                 // the last commit of the previous batch
   ScanOptions m_options;
   std::unordered_map<std::string, std::shared_ptr<const Cached>> m_cache;
   std::unordered_map<std::string, std::shared_ptr<const Cached>> m_last_good; // by path

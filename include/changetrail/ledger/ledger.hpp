@@ -9,6 +9,7 @@
 
 #include <cstdint>
 #include <optional>
+#include <functional>
 #include <string>
 #include <unordered_map>
 #include <vector>
@@ -115,6 +116,8 @@ public:
   [[nodiscard]] std::int64_t max_seq(const Repo& repo) const;
 
   [[nodiscard]] std::vector<EventRow> timeline(const Filter& filter) const;
+  // The same events one at a time, without holding them all (the row is reused between calls).
+  void each_event(const Filter& filter, const std::function<void(const EventRow&)>& visit) const;
   // State at a time: per repository, after its last scanned commit with time <= `time`.
   [[nodiscard]] std::vector<StateRow> state_at(std::int64_t time, const Filter& filter) const;
   // State after a given commit of one repository.
@@ -137,6 +140,9 @@ private:
   sqlite3* m_db = nullptr;
   std::string m_path;
   std::unordered_map<const char*, sqlite3_stmt*> m_prepared;
+  // Location ids by "repo id, path, location", so that a scan looks each up in SQLite once.
+  // Emptied on rollback: ids inserted by the rolled-back transaction are gone.
+  std::unordered_map<std::string, std::int64_t> m_location_ids;
 };
 
 } // namespace changetrail::ledger

@@ -16,9 +16,12 @@ struct ScanRequest {
   history::ScanOptions options;
   std::function<void(const std::string&)> warn;                      // one line per warning
   std::function<void(const std::string&)> note;                      // details (-v)
-  std::function<void(std::int64_t done, std::int64_t total)> progress; // called per commit
-  std::size_t batch_commits = 200; // commits per transaction
-  unsigned threads = 2;            // extraction threads
+  std::function<void(std::int64_t done, std::int64_t total)> progress; // after each batch
+  // Commits per transaction. Each transaction rewrites every index page it touches, and commit
+  // ids land at random places in their index: 4,000 wrote a 100,000-commit scan in 6.7 s where
+  // 200 took 11.9 s. A kill -9 loses at most one batch, which the next scan redoes.
+  std::size_t batch_commits = 4000;
+  unsigned threads = 2; // extraction threads
 };
 
 struct ScanSummary {

@@ -12,9 +12,12 @@
 
 #include <chrono>
 #include <cstdio>
+#include <cstdlib>
 #include <filesystem>
+#include <future>
 #include <iostream>
 #include <map>
+#include <unordered_map>
 #include <thread>
 #include <unistd.h>
 
@@ -112,6 +115,14 @@ ledger::ScanSummary run_scan_into(const Globals& globals, ledger::Ledger& led, c
   Progress progress(show_progress && !globals.quiet);
   request.progress = [&progress](std::int64_t done, std::int64_t total) { progress.update(done, total); };
   request.threads = std::max(1u, std::thread::hardware_concurrency());
+  // Commits per transaction; smaller batches make a killed scan lose less (the tests use it).
+  if (const char* b = std::getenv("CHANGETRAIL_SCAN_BATCH"); b != nullptr && *b != '\0') {
+    const long n = std::strtol(b, nullptr, 10);
+    if (n < 1 || n > 1000000) {
+      throw util::InputError("CHANGETRAIL_SCAN_BATCH=" + std::string(b) + ": expected a number of commits from 1 to 1000000");
+    }
+    request.batch_commits = static_cast<std::size_t>(n);
+  }
   auto summary = ledger::scan(led, request);
   progress.finish();
   return summary;
@@ -132,16 +143,40 @@ std::string prepare_repo(const Globals& globals, const std::string& repo)
 
 // --- JSON ------------------------------------------------------------------------------------
 
-void append_ref(std::string& out, const std::string& written, const std::string& input)
-{
-  if (written.empty()) {
-    out += "null";
-    return;
+// A reference's JSON object and whether it is pinned, parsed once per distinct reference: a
+// timeline repeats the same few hundred references thousands of times.
+class RefCache {
+public:
+  struct Entry {
+    std::string json;
+    bool pinned = false;
+  };
+
+  const Entry& get(const std::string& written, const std::string& input)
+  {
+    m_key.assign(written);
+    m_key += '\n';
+    m_key += input;
+    auto it = m_entries.find(m_key);
+    if (it == m_entries.end()) {
+      Entry e;
+      if (written.empty()) {
+        e.json = "null";
+      } else {
+        auto r = reference::parse(input.empty() ? written : input);
+        r.input = written;
+        reference::append_json(e.json, r);
+        e.pinned = r.has_digest();
+      }
+      it = m_entries.emplace(m_key, std::move(e)).first;
+    }
+    return it->second;
   }
-  auto r = reference::parse(input.empty() ? written : input);
-  r.input = written;
-  reference::append_json(out, r);
-}
+
+private:
+  std::unordered_map<std::string, Entry> m_entries;
+  std::string m_key;
+};
 
 bool pinned(const std::string& written, const std::string& input)
 {
@@ -162,10 +197,10 @@ void field(std::string& out, const char* name, std::string_view value, bool firs
   util::append_json_string(out, value);
 }
 
-std::string event_json(const ledger::EventRow& row)
+void event_json(std::string& out, RefCache& refs, const ledger::EventRow& row)
 {
   const auto& e = row.event;
-  std::string out = "{";
+  out += '{';
   field(out, "repo", row.repo, true);
   field(out, "branch", row.branch);
   field(out, "commit", row.commit);
@@ -187,21 +222,21 @@ std::string event_json(const ledger::EventRow& row)
     out += ",\"from\":null,\"to\":null,\"pinned\":false,\"observed\":null,\"old_tip\":";
     util::append_json_string(out, e.from_ref);
     out += '}';
-    return out;
+    return;
   }
   out += ",\"from\":";
-  append_ref(out, e.from_ref, e.from_input);
+  out += refs.get(e.from_ref, e.from_input).json;
+  const auto& to = refs.get(e.to_ref, e.to_input);
   out += ",\"to\":";
-  append_ref(out, e.to_ref, e.to_input);
+  out += to.json;
   out += ",\"pinned\":";
-  out += pinned(e.to_ref, e.to_input) ? "true" : "false";
+  out += to.pinned ? "true" : "false";
   out += ",\"observed\":null}";
-  return out;
 }
 
-std::string state_json(const ledger::StateRow& s)
+void state_json(std::string& out, RefCache& refs, const ledger::StateRow& s)
 {
-  std::string out = "{";
+  out += '{';
   field(out, "repo", s.repo, true);
   field(out, "env", s.env);
   field(out, "path", s.path);
@@ -210,30 +245,40 @@ std::string state_json(const ledger::StateRow& s)
   field(out, "container", s.container);
   field(out, "format", s.format);
   out += ",\"ref\":";
-  append_ref(out, s.ref, s.input);
+  out += refs.get(s.ref, s.input).json;
   field(out, "since", util::format_rfc3339_utc(s.since));
   field(out, "commit", s.commit);
   out += ",\"observed\":null}";
-  return out;
 }
 
-// A JSON array (json) or one object per line (jsonl) of `count` items written by `item`.
+// Output is handed to the stream in pieces of about this size, so a large answer is never held
+// (and copied) whole.
+constexpr std::size_t k_output_chunk = 64 * 1024;
+
+// A JSON array (json) or one object per line (jsonl) of `count` items; item(out, i) appends the
+// i-th.
 template <typename Item>
 void write_json_list(std::ostream& os, const std::string& format, std::size_t count, const Item& item)
 {
   const bool lines = format == "jsonl";
-  std::string out = lines ? "" : "[";
+  std::string out;
+  out.reserve(k_output_chunk + 4096);
+  out += lines ? "" : "[";
   for (std::size_t i = 0; i < count; ++i) {
     if (!lines && i > 0) {
       out += ',';
     }
-    out += item(i);
+    item(out, i);
     if (lines) {
       out += '\n';
     }
+    if (out.size() >= k_output_chunk) {
+      os.write(out.data(), static_cast<std::streamsize>(out.size()));
+      out.clear();
+    }
   }
   out += lines ? "" : "]\n";
-  os << out;
+  os.write(out.data(), static_cast<std::streamsize>(out.size()));
 }
 
 // --- tables ----------------------------------------------------------------------------------
@@ -554,10 +599,33 @@ int run_timeline(const Globals& globals, const QueryOptions& options)
   if (*f.since > *f.until) {
     throw util::InputError("--since is after --until");
   }
-  const auto rows = led.timeline(f);
   if (options.format == "json" || options.format == "jsonl") {
-    write_json_list(std::cout, options.format, rows.size(), [&](std::size_t i) { return event_json(rows[i]); });
-  } else if (options.format == "table") {
+    // Streamed: each event is written as it is read.
+    const bool lines = options.format == "jsonl";
+    RefCache refs;
+    std::string out = lines ? "" : "[";
+    bool first = true;
+    led.each_event(f, [&](const ledger::EventRow& row) {
+      if (!lines && !first) {
+        out += ',';
+      }
+      first = false;
+      event_json(out, refs, row);
+      if (lines) {
+        out += '\n';
+      }
+      if (out.size() >= k_output_chunk) {
+        std::cout.write(out.data(), static_cast<std::streamsize>(out.size()));
+        out.clear();
+      }
+    });
+    out += lines ? "" : "]\n";
+    std::cout.write(out.data(), static_cast<std::streamsize>(out.size()));
+    std::cout.flush();
+    return util::k_exit_clean;
+  }
+  const auto rows = led.timeline(f);
+  if (options.format == "table") {
     write_timeline_table(std::cout, rows, options.local);
   } else {
     std::vector<std::vector<std::string>> cells;
@@ -577,7 +645,9 @@ int run_at(const Globals& globals, const QueryOptions& options)
   const Point p = resolve_point(led, options.times.at(0), repo_name);
   const auto rows = state_of(led, p, make_filter(options, repo_name));
   if (options.format == "json" || options.format == "jsonl") {
-    write_json_list(std::cout, options.format, rows.size(), [&](std::size_t i) { return state_json(rows[i]); });
+    RefCache refs;
+    write_json_list(std::cout, options.format, rows.size(),
+                    [&](std::string& out, std::size_t i) { state_json(out, refs, rows[i]); });
   } else {
     std::vector<std::vector<std::string>> cells;
     for (const auto& r : rows) {
@@ -598,16 +668,31 @@ int run_diff(const Globals& globals, const QueryOptions& options)
   const std::string repo_name = prepare_repo(globals, options.repo);
   const auto led = ledger::Ledger::open(ledger_path(globals), ledger::Ledger::Mode::read);
   const auto f = make_filter(options, repo_name);
-  const auto before = state_of(led, resolve_point(led, options.times.at(0), repo_name), f);
-  const auto after = state_of(led, resolve_point(led, options.times.at(1), repo_name), f);
-  using Key = std::tuple<std::string, std::string, std::string>;
-  std::map<Key, const ledger::StateRow*> a;
-  std::map<Key, const ledger::StateRow*> b;
+  const Point from = resolve_point(led, options.times.at(0), repo_name);
+  const Point to = resolve_point(led, options.times.at(1), repo_name);
+  // The two states are independent reads: the earlier one on another thread, with its own
+  // connection (a connection is used by one thread at a time).
+  auto earlier = std::async(std::launch::async, [&globals, &from, &f] {
+    const auto other = ledger::Ledger::open(ledger_path(globals), ledger::Ledger::Mode::read);
+    return state_of(other, from, f);
+  });
+  const auto after = state_of(led, to, f);
+  const auto before = earlier.get();
+  const auto key = [](const ledger::StateRow& s) {
+    std::string k;
+    k.reserve(s.repo.size() + s.path.size() + s.location.size() + 2);
+    k.append(s.repo).append(1, '\0').append(s.path).append(1, '\0').append(s.location);
+    return k;
+  };
+  std::unordered_map<std::string, const ledger::StateRow*> a;
+  std::unordered_map<std::string, const ledger::StateRow*> b;
+  a.reserve(before.size());
+  b.reserve(after.size());
   for (const auto& s : before) {
-    a[{s.repo, s.path, s.location}] = &s;
+    a[key(s)] = &s;
   }
   for (const auto& s : after) {
-    b[{s.repo, s.path, s.location}] = &s;
+    b[key(s)] = &s;
   }
   struct Change {
     std::string change;
@@ -615,8 +700,11 @@ int run_diff(const Globals& globals, const QueryOptions& options)
     const ledger::StateRow* to;
   };
   std::vector<Change> changes;
-  for (const auto& [k, s] : a) {
-    const auto it = b.find(k);
+  // In the order of the states (repository, environment, path, location): the pairing of moves
+  // below depends on it.
+  for (const auto& row : before) {
+    const auto* s = &row;
+    const auto it = b.find(key(row));
     if (it == b.end()) {
       changes.push_back({"removed", s, nullptr});
     } else {
@@ -627,25 +715,32 @@ int run_diff(const Globals& globals, const QueryOptions& options)
       }
     }
   }
-  for (const auto& [k, s] : b) {
-    if (!a.contains(k)) {
-      changes.push_back({"added", nullptr, s});
+  for (const auto& row : after) {
+    if (!a.contains(key(row))) {
+      changes.push_back({"added", nullptr, &row});
     }
   }
   // A location that left one file and appeared in another with the same key: moved.
+  // Removed ones are paired in path order, first come first paired.
+  std::map<std::pair<std::string_view, std::string_view>, std::vector<std::size_t>> removed_at;
+  for (std::size_t i = changes.size(); i-- > 0;) {
+    if (changes[i].change == "removed") {
+      removed_at[{changes[i].from->repo, changes[i].from->location}].push_back(i);
+    }
+  }
   for (auto& added : changes) {
     if (added.change != "added") {
       continue;
     }
-    for (auto& removed : changes) {
-      if (removed.change == "removed" && removed.from->repo == added.to->repo
-          && removed.from->location == added.to->location) {
-        added.change = "moved";
-        added.from = removed.from;
-        removed.change.clear();
-        break;
-      }
+    const auto it = removed_at.find({added.to->repo, added.to->location});
+    if (it == removed_at.end() || it->second.empty()) {
+      continue;
     }
+    auto& removed = changes[it->second.back()];
+    it->second.pop_back();
+    added.change = "moved";
+    added.from = removed.from;
+    removed.change.clear();
   }
   std::erase_if(changes, [](const Change& c) { return c.change.empty(); });
   std::sort(changes.begin(), changes.end(), [](const Change& x, const Change& y) {
@@ -654,12 +749,23 @@ int run_diff(const Globals& globals, const QueryOptions& options)
     return std::tie(p->repo, p->env, p->path, p->location) < std::tie(q->repo, q->env, q->path, q->location);
   });
   if (options.format == "json" || options.format == "jsonl") {
-    write_json_list(std::cout, options.format, changes.size(), [&](std::size_t i) {
-      std::string out = "{\"change\":";
+    RefCache refs;
+    write_json_list(std::cout, options.format, changes.size(), [&](std::string& out, std::size_t i) {
+      out += "{\"change\":";
       util::append_json_string(out, changes[i].change);
-      out += ",\"from\":" + (changes[i].from != nullptr ? state_json(*changes[i].from) : std::string("null"));
-      out += ",\"to\":" + (changes[i].to != nullptr ? state_json(*changes[i].to) : std::string("null")) + "}";
-      return out;
+      out += ",\"from\":";
+      if (changes[i].from != nullptr) {
+        state_json(out, refs, *changes[i].from);
+      } else {
+        out += "null";
+      }
+      out += ",\"to\":";
+      if (changes[i].to != nullptr) {
+        state_json(out, refs, *changes[i].to);
+      } else {
+        out += "null";
+      }
+      out += '}';
     });
   } else {
     std::vector<std::vector<std::string>> cells;
@@ -735,12 +841,10 @@ int run_ledger(const Globals& globals, const LedgerOptions& options)
   }
   const auto led = ledger::Ledger::open(ledger_path(globals), ledger::Ledger::Mode::read);
   if (options.action == "dump") {
-    std::string out;
-    for (const auto& row : led.dump()) {
-      out += event_json(row);
-      out += '\n';
-    }
-    std::cout << out;
+    const auto rows = led.dump();
+    RefCache refs;
+    write_json_list(std::cout, "jsonl", rows.size(),
+                    [&](std::string& out, std::size_t i) { event_json(out, refs, rows[i]); });
     return util::k_exit_clean;
   }
   const auto st = led.stats();
