@@ -30,6 +30,10 @@ void ensure_init()
     git_libgit2_opts(GIT_OPT_ENABLE_CACHING, 0);
     // Pack files are mapped in windows; every page touched counts in the resident size, so
     // bound the mapped total (8 GB by default on 64-bit) as git's core.packedGitLimit would.
+    // Windows stay 1 GB (the default on 64-bit, as git's packedGitWindowSize), so a pack is
+    // usually mapped whole and this limit only bounds repositories of several packs. Its pages
+    // count in the resident size (326 MB of a 578 MB pack in one scan) but are the page cache,
+    // not memory of ours. Windows of 32 MB kept it to 96 MB and made that scan 2.6 times slower.
     git_libgit2_opts(GIT_OPT_SET_MWINDOW_MAPPED_LIMIT, static_cast<std::size_t>(96) << 20);
   });
 }

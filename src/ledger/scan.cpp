@@ -129,13 +129,11 @@ ScanSummary scan(Ledger& ledger, const ScanRequest& request)
     std::int64_t seq = std::max(row->last_seq, ledger.max_seq(*row));
     std::string expected = row->last_commit;
     bool restarted = false;
-    // The batches are made first, so that only the scanning thread uses the repository handle:
-    // while this thread writes one batch to the ledger, the next one is scanned.
-    std::vector<std::vector<std::pair<std::string, std::string>>> batches;
+    // The commits to scan are listed first, so that only the scanning thread uses the repository
+    // handle: while this thread writes one batch to the ledger, the next one is scanned.
+    std::vector<std::pair<std::string, std::string>> todo;
+    todo.reserve(line.size());
     for (std::size_t i = 0; i < line.size(); ++i) {
-      if (batches.empty() || batches.back().size() >= request.batch_commits) {
-        batches.emplace_back();
-      }
       const std::string& parent = parents[i];
       // A parent that is the commit before it on the line is present; only the oldest commit
       // of the line can have a missing parent (a shallow clone).
@@ -143,20 +141,36 @@ ScanSummary scan(Ledger& ledger, const ScanRequest& request)
       if (!parent.empty() && !parent_present) {
         warn("commit " + line[i].substr(0, 12) + ": its parent is missing (shallow clone); its whole tree is taken as added");
       }
-      batches.back().emplace_back(line[i], parent_present ? parent : std::string{});
+      todo.emplace_back(line[i], parent_present ? parent : std::string{});
     }
-    const auto scan_async = [&scanner, &batches, threads = request.threads](std::size_t b) {
-      return std::async(std::launch::async, [&scanner, &batches, threads, b] { return scanner.scan_batch(batches[b], threads); });
+    // Batch sizes follow the density of the history: about request.batch_events events per batch
+    // (two batches are in memory at once), never more than request.batch_commits commits.
+    std::size_t pos = 0;
+    std::size_t batch_size = std::min<std::size_t>(request.batch_commits, 500);
+    const auto scan_async = [&] {
+      const std::size_t end = std::min(todo.size(), pos + batch_size);
+      std::vector<std::pair<std::string, std::string>> slice(todo.begin() + static_cast<std::ptrdiff_t>(pos),
+                                                             todo.begin() + static_cast<std::ptrdiff_t>(end));
+      pos = end;
+      return std::async(std::launch::async, [&scanner, slice = std::move(slice), threads = request.threads] {
+        return scanner.scan_batch(slice, threads);
+      });
     };
     std::future<std::vector<history::CommitEvents>> next;
-    if (!batches.empty()) {
-      next = scan_async(0);
+    if (pos < todo.size()) {
+      next = scan_async();
     }
     std::int64_t done = 0;
-    for (std::size_t b = 0; b < batches.size(); ++b) {
+    while (next.valid()) {
       std::vector<history::CommitEvents> batch = next.get();
-      if (b + 1 < batches.size()) {
-        next = scan_async(b + 1);
+      std::size_t events = 0;
+      for (const auto& ce : batch) {
+        events += ce.events.size();
+      }
+      const std::size_t per_commit = std::max<std::size_t>(1, events / std::max<std::size_t>(1, batch.size()));
+      batch_size = std::clamp<std::size_t>(request.batch_events / per_commit, 1, request.batch_commits);
+      if (pos < todo.size()) {
+        next = scan_async();
       }
       done += static_cast<std::int64_t>(batch.size());
       if (request.progress) {

@@ -21,6 +21,9 @@ struct ScanRequest {
   // ids land at random places in their index: 4,000 wrote a 100,000-commit scan in 6.7 s where
   // 200 took 11.9 s. A kill -9 loses at most one batch, which the next scan redoes.
   std::size_t batch_commits = 4000;
+  // Fewer commits per batch where commits carry many events: a batch's events and extracted
+  // files are held in memory until written.
+  std::size_t batch_events = 20000;
   unsigned threads = 2; // extraction threads
 };
 

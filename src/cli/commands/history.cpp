@@ -154,10 +154,15 @@ public:
 
   const Entry& get(const std::string& written, const std::string& input)
   {
-    m_key.assign(written);
-    m_key += '\n';
-    m_key += input;
-    auto it = m_entries.find(m_key);
+    // Keyed by the written text, plus what was parsed when that differs (rare).
+    const std::string* key = &written;
+    if (!input.empty()) {
+      m_key.assign(written);
+      m_key += '\0'; // no reference holds a NUL (inputs are checked)
+      m_key += input;
+      key = &m_key;
+    }
+    auto it = m_entries.find(*key);
     if (it == m_entries.end()) {
       Entry e;
       if (written.empty()) {
@@ -168,7 +173,7 @@ public:
         reference::append_json(e.json, r);
         e.pinned = r.has_digest();
       }
-      it = m_entries.emplace(m_key, std::move(e)).first;
+      it = m_entries.emplace(*key, std::move(e)).first;
     }
     return it->second;
   }
