@@ -74,6 +74,12 @@ CREATE TABLE events(
 CREATE INDEX events_by_time ON events(time);
 CREATE INDEX events_by_location ON events(location_id, seq);
 )sql",
+  // 2: the state probe (a location's last event at or before a commit) answered from the index
+  // alone: `at` and `diff` read the events table only for the rows they return.
+  R"sql(
+CREATE INDEX events_by_location_state ON events(location_id, superseded, seq);
+DROP INDEX events_by_location;
+)sql",
 };
 constexpr int k_migration_count = static_cast<int>(std::size(k_migrations));
 static_assert(k_migration_count == k_schema_version);
@@ -575,6 +581,14 @@ std::int64_t Ledger::max_seq(const Repo& repo) const
 
 namespace {
 
+// The id of location l's last live event at or before the sequence number `seq_expr`, from the
+// covering index events_by_location_state (NULL when there is none).
+std::string last_event_sql(const std::string& seq_expr)
+{
+  return "SELECT id FROM events INDEXED BY events_by_location_state WHERE location_id = l.id AND superseded = 0 "
+         "AND seq <= " + seq_expr + " ORDER BY seq DESC, id DESC LIMIT 1";
+}
+
 constexpr const char* k_event_select =
   "SELECT r.name, r.branch, c.id, c.time, c.author_time, c.author, c.summary, e.seq, l.path, e.from_path, e.env, "
   "e.format, l.location, e.workload, e.container, e.line, e.change, e.from_ref, e.from_input, e.to_ref, e.to_input "
@@ -664,13 +678,12 @@ std::vector<StateRow> Ledger::state_query(const std::string& cut_sql, const std:
                                           const Filter& filter) const
 {
   // Per location, its last event at or before the cut; a location whose last event removed or
-  // moved it away is not there. One index probe per location (events_by_location).
+  // moved it away is not there. One probe per location, in the index alone.
   const std::string sql =
     "WITH cut(repo_id, s) AS (" + cut_sql
     + ") SELECT r.name, e.env, l.path, l.location, e.workload, e.container, e.format, e.to_ref, e.to_input, c.time, c.id "
       "FROM cut JOIN locations l ON l.repo_id = cut.repo_id "
-      "JOIN events e ON e.id = (SELECT id FROM events WHERE location_id = l.id AND superseded = 0 AND seq <= cut.s "
-      "ORDER BY seq DESC, id DESC LIMIT 1) "
+      "JOIN events e ON e.id = (" + last_event_sql("cut.s") + ") "
       "JOIN commits c ON c.repo_id = e.repo_id AND c.seq = e.seq JOIN repos r ON r.id = l.repo_id "
       "WHERE e.change IN ('added', 'changed', 'moved') AND (? = '' OR r.name = ?)";
   Stmt s(m_db, sql.c_str(), m_path);
@@ -703,6 +716,99 @@ std::vector<StateRow> Ledger::state_query(const std::string& cut_sql, const std:
   std::sort(out.begin(), out.end(), [](const StateRow& a, const StateRow& b) {
     return std::tie(a.repo, a.env, a.path, a.location) < std::tie(b.repo, b.env, b.path, b.location);
   });
+  return out;
+}
+
+namespace {
+
+// The WITH clause body that gives, per repository, the sequence number of a moment.
+std::string cut_sql(const Ledger::Cut& c, std::vector<std::int64_t>& binds)
+{
+  if (c.time) {
+    binds.push_back(*c.time);
+    return "SELECT repo_id, max(seq) FROM commits WHERE superseded = 0 AND time <= ? GROUP BY repo_id";
+  }
+  binds.push_back(c.repo_id);
+  binds.push_back(c.seq);
+  return "SELECT ?, ?";
+}
+
+} // namespace
+
+std::vector<std::pair<std::optional<StateRow>, std::optional<StateRow>>>
+Ledger::state_changes(const Cut& a, const Cut& b, const Filter& filter) const
+{
+  // Both probes per location come from the index; only locations whose last event differs
+  // between the moments have their events (and commits) read.
+  std::vector<std::int64_t> binds;
+  const std::string sql_a = cut_sql(a, binds);
+  const std::string sql_b = cut_sql(b, binds);
+  const std::string side = "e{n}.change, e{n}.env, e{n}.workload, e{n}.container, e{n}.format, e{n}.to_ref, "
+                           "e{n}.to_input, c{n}.time, c{n}.id";
+  const auto numbered = [&side](char n) {
+    std::string out = side;
+    for (std::size_t k = out.find("{n}"); k != std::string::npos; k = out.find("{n}", k)) {
+      out.replace(k, 3, 1, n);
+    }
+    return out;
+  };
+  const std::string sql =
+    "WITH a(repo_id, s) AS (" + sql_a + "), b(repo_id, s) AS (" + sql_b
+    + "), p AS MATERIALIZED (SELECT l.repo_id, l.path, l.location, (" + last_event_sql("a.s") + ") AS ea, ("
+    + last_event_sql("b.s")
+    + ") AS eb FROM locations l LEFT JOIN a ON a.repo_id = l.repo_id LEFT JOIN b ON b.repo_id = l.repo_id "
+      "WHERE a.s IS NOT NULL OR b.s IS NOT NULL) "
+      "SELECT r.name, p.path, p.location, "
+    + numbered('1') + ", " + numbered('2')
+    + " FROM p JOIN repos r ON r.id = p.repo_id "
+      "LEFT JOIN events e1 ON e1.id = p.ea LEFT JOIN commits c1 ON c1.repo_id = e1.repo_id AND c1.seq = e1.seq "
+      "LEFT JOIN events e2 ON e2.id = p.eb LEFT JOIN commits c2 ON c2.repo_id = e2.repo_id AND c2.seq = e2.seq "
+      "WHERE p.ea IS NOT p.eb AND (? = '' OR r.name = ?)";
+  Stmt s(m_db, sql.c_str(), m_path);
+  int i = 1;
+  for (const auto v : binds) {
+    s.bind(i++, v);
+  }
+  s.bind(i, filter.repo).bind(i + 1, filter.repo);
+  const auto read_side = [&](int col) -> std::optional<StateRow> {
+    if (s.is_null(col)) {
+      return std::nullopt; // no event yet
+    }
+    const std::string change = s.text(col);
+    if (change != "added" && change != "changed" && change != "moved") {
+      return std::nullopt; // removed, moved away
+    }
+    StateRow row;
+    row.repo = s.text(0);
+    row.path = s.text(1);
+    row.location = s.text(2);
+    row.env = s.text(col + 1);
+    row.workload = s.text(col + 2);
+    row.container = s.text(col + 3);
+    row.format = s.text(col + 4);
+    row.ref = s.text(col + 5);
+    row.input = s.text(col + 6);
+    row.since = s.integer(col + 7);
+    row.commit = s.text(col + 8);
+    if (!matches_filter(filter, row.env, row.path, row.workload,
+                        filter.image.empty() ? std::string{} : row.ref + "\n" + row.input)) {
+      return std::nullopt;
+    }
+    return row;
+  };
+  std::vector<std::pair<std::optional<StateRow>, std::optional<StateRow>>> out;
+  while (s.step()) {
+    auto before = read_side(3);
+    auto after = read_side(12);
+    if (!before && !after) {
+      continue;
+    }
+    if (before && after
+        && (before->input.empty() ? before->ref : before->input) == (after->input.empty() ? after->ref : after->input)) {
+      continue;
+    }
+    out.emplace_back(std::move(before), std::move(after));
+  }
   return out;
 }
 

@@ -371,6 +371,48 @@ TEST_CASE("history: bad input: a ledger from a future schema is refused (exit 2,
   }
 }
 
+TEST_CASE("history: a ledger of schema 1 is refused by queries and upgraded by scan, keeping every event",
+          "[history][ledger][migration]")
+{
+  TempDir tmp;
+  GitRepo repo(tmp / "repo");
+  small_history(repo);
+  const std::string l = (tmp / "l.db").string();
+  ct_scan(l, repo.str());
+  const std::string dump = ct_dump(l);
+  const RunResult diff_before = ct(l, {"diff", "2000-01-01", "2100-01-01", "--format", "json"});
+  REQUIRE(diff_before.exit_code == 0);
+  // What schema 1 was: the state index without `superseded`.
+  sql(l, "DROP INDEX events_by_location_state; CREATE INDEX events_by_location ON events(location_id, seq); "
+         "UPDATE meta SET value = '1' WHERE key = 'schema_version'");
+
+  const RunResult q = ct(l, {"timeline", "--since", "2000-01-01"});
+  const std::string e = one_error(q, 2);
+  CHECK(e.find("schema version 1") != std::string::npos);
+  CHECK(e.find("changetrail scan") != std::string::npos);
+
+  const RunResult up = ct_scan(l, repo.str());
+  CHECK(up.exit_code == 0);
+  CHECK(ct_dump(l) == dump);
+  const RunResult diff_after = ct(l, {"diff", "2000-01-01", "2100-01-01", "--format", "json"});
+  REQUIRE(diff_after.exit_code == 0);
+  CHECK(diff_after.out == diff_before.out);
+  sqlite3* db = nullptr;
+  REQUIRE(sqlite3_open_v2(l.c_str(), &db, SQLITE_OPEN_READONLY, nullptr) == SQLITE_OK);
+  const auto scalar = [db](const char* query) {
+    sqlite3_stmt* s = nullptr;
+    REQUIRE(sqlite3_prepare_v2(db, query, -1, &s, nullptr) == SQLITE_OK);
+    REQUIRE(sqlite3_step(s) == SQLITE_ROW);
+    std::string v = reinterpret_cast<const char*>(sqlite3_column_text(s, 0));
+    sqlite3_finalize(s);
+    return v;
+  };
+  CHECK(scalar("SELECT value FROM meta WHERE key = 'schema_version'") == "2");
+  CHECK(scalar("SELECT count(*) FROM sqlite_master WHERE name = 'events_by_location_state'") == "1");
+  CHECK(scalar("SELECT count(*) FROM sqlite_master WHERE name = 'events_by_location'") == "0");
+  sqlite3_close(db);
+}
+
 TEST_CASE("history: bad input: an SQLite database that is not a ledger (exit 2)", "[history][faults][ledger]")
 {
   TempDir tmp;

@@ -4,6 +4,8 @@
 
 #include "history_support.hpp"
 
+#include <map>
+
 using namespace changetrail::test::hist;
 using changetrail::test::RunResult;
 using changetrail::test::TempDir;
@@ -421,6 +423,62 @@ TEST_CASE("history: diff: between two times and between two revisions, per locat
   CHECK(none.out == "no differences\n");
   // Missing argument.
   one_error(ct(f.l, {"diff", rfc3339(t(3))}), 2);
+}
+
+TEST_CASE("history: diff equals the difference of the two `at` states, for every pair of moments",
+          "[history][query][diff]")
+{
+  Fixture f;
+  const auto at = [&](const std::string& when) {
+    const RunResult r = ct(f.l, {"at", when, "--format", "json"});
+    INFO(show(r));
+    REQUIRE(r.exit_code == 0);
+    std::map<std::string, json> out;
+    for (const auto& s : parse_json(r.out)) {
+      out[s.at("repo").get<std::string>() + "|" + s.at("path").get<std::string>() + "|" +
+          s.at("location").get<std::string>()] = s;
+    }
+    return out;
+  };
+  std::vector<std::string> moments{"2000-01-01"};
+  for (int k = 1; k <= 5; ++k) {
+    moments.push_back(rfc3339(t(k)));
+  }
+  moments.push_back("2100-01-01");
+  for (const auto& a : moments) {
+    for (const auto& b : moments) {
+      INFO("diff " << a << " " << b);
+      const auto sa = at(a);
+      const auto sb = at(b);
+      std::vector<std::string> expected;
+      for (const auto& [key, s] : sa) {
+        const auto it = sb.find(key);
+        if (it == sb.end()) {
+          expected.push_back("removed " + s.dump());
+        } else if (it->second.at("ref").at("input") != s.at("ref").at("input")) {
+          expected.push_back("changed " + s.dump() + " " + it->second.dump());
+        }
+      }
+      for (const auto& [key, s] : sb) {
+        if (!sa.contains(key)) {
+          expected.push_back("added " + s.dump());
+        }
+      }
+      std::vector<std::string> got;
+      for (const auto& d : ct_diff(f.l, a, b)) {
+        const std::string change = d.at("change");
+        if (change == "moved") { // a move is a removal plus an addition of the same location key
+          got.push_back("removed " + d.at("from").dump());
+          got.push_back("added " + d.at("to").dump());
+        } else if (change == "changed") {
+          got.push_back("changed " + d.at("from").dump() + " " + d.at("to").dump());
+        } else {
+          got.push_back(change + " " + (change == "added" ? d.at("to") : d.at("from")).dump());
+        }
+      }
+      CHECK(sorted(got) == sorted(expected));
+    }
+  }
 }
 
 TEST_CASE("history: timeline: the default window (24h) and relative times count back from now",

@@ -19,7 +19,7 @@ struct sqlite3_stmt;
 
 namespace changetrail::ledger {
 
-inline constexpr int k_schema_version = 1;
+inline constexpr int k_schema_version = 2;
 
 // $CHANGETRAIL_LEDGER, else ${XDG_DATA_HOME:-~/.local/share}/changetrail/ledger.db.
 [[nodiscard]] std::string default_path();
@@ -122,6 +122,18 @@ public:
   [[nodiscard]] std::vector<StateRow> state_at(std::int64_t time, const Filter& filter) const;
   // State after a given commit of one repository.
   [[nodiscard]] std::vector<StateRow> state_at_commit(const Repo& repo, std::int64_t seq, const Filter& filter) const;
+
+  // A moment for state queries: a time (every repository), or a commit of one repository.
+  struct Cut {
+    std::optional<std::int64_t> time;
+    std::int64_t repo_id = 0;
+    std::int64_t seq = 0;
+  };
+  // The locations whose state differs between two moments: per location, its state at `a` and
+  // at `b` (nullopt: not there, or left out by the filter). Locations whose last event is the
+  // same at both moments are not read at all; pairs with equal references are dropped.
+  [[nodiscard]] std::vector<std::pair<std::optional<StateRow>, std::optional<StateRow>>>
+  state_changes(const Cut& a, const Cut& b, const Filter& filter) const;
   [[nodiscard]] Stats stats() const;
   // Every event, in a stable order, for comparisons in tests and `ledger dump`.
   [[nodiscard]] std::vector<EventRow> dump() const;

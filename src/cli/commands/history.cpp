@@ -675,57 +675,31 @@ int run_diff(const Globals& globals, const QueryOptions& options)
   const auto f = make_filter(options, repo_name);
   const Point from = resolve_point(led, options.times.at(0), repo_name);
   const Point to = resolve_point(led, options.times.at(1), repo_name);
-  // The two states are independent reads: the earlier one on another thread, with its own
-  // connection (a connection is used by one thread at a time).
-  auto earlier = std::async(std::launch::async, [&globals, &from, &f] {
-    const auto other = ledger::Ledger::open(ledger_path(globals), ledger::Ledger::Mode::read);
-    return state_of(other, from, f);
-  });
-  const auto after = state_of(led, to, f);
-  const auto before = earlier.get();
-  const auto key = [](const ledger::StateRow& s) {
-    std::string k;
-    k.reserve(s.repo.size() + s.path.size() + s.location.size() + 2);
-    k.append(s.repo).append(1, '\0').append(s.path).append(1, '\0').append(s.location);
-    return k;
+  const auto cut = [](const Point& p) {
+    ledger::Ledger::Cut c;
+    c.time = p.time;
+    c.repo_id = p.repo.id;
+    c.seq = p.seq;
+    return c;
   };
-  std::unordered_map<std::string, const ledger::StateRow*> a;
-  std::unordered_map<std::string, const ledger::StateRow*> b;
-  a.reserve(before.size());
-  b.reserve(after.size());
-  for (const auto& s : before) {
-    a[key(s)] = &s;
-  }
-  for (const auto& s : after) {
-    b[key(s)] = &s;
-  }
+  const auto pairs = led.state_changes(cut(from), cut(to), f);
   struct Change {
     std::string change;
     const ledger::StateRow* from;
     const ledger::StateRow* to;
   };
   std::vector<Change> changes;
-  // In the order of the states (repository, environment, path, location): the pairing of moves
-  // below depends on it.
-  for (const auto& row : before) {
-    const auto* s = &row;
-    const auto it = b.find(key(row));
-    if (it == b.end()) {
-      changes.push_back({"removed", s, nullptr});
-    } else {
-      const auto& x = s->input.empty() ? s->ref : s->input;
-      const auto& y = it->second->input.empty() ? it->second->ref : it->second->input;
-      if (x != y) {
-        changes.push_back({"changed", s, it->second});
-      }
-    }
+  for (const auto& [a, b] : pairs) {
+    changes.push_back({!a ? "added" : !b ? "removed" : "changed", a ? &*a : nullptr, b ? &*b : nullptr});
   }
-  for (const auto& row : after) {
-    if (!a.contains(key(row))) {
-      changes.push_back({"added", nullptr, &row});
-    }
-  }
-  // A location that left one file and appeared in another with the same key: moved.
+  // In path order (repository, environment, path, location): the pairing of moves below
+  // depends on it.
+  const auto order = [](const Change& x, const Change& y) {
+    const auto* p = x.to != nullptr ? x.to : x.from;
+    const auto* q = y.to != nullptr ? y.to : y.from;
+    return std::tie(p->repo, p->env, p->path, p->location) < std::tie(q->repo, q->env, q->path, q->location);
+  };
+  std::sort(changes.begin(), changes.end(), order);
   // Removed ones are paired in path order, first come first paired.
   std::map<std::pair<std::string_view, std::string_view>, std::vector<std::size_t>> removed_at;
   for (std::size_t i = changes.size(); i-- > 0;) {
@@ -748,11 +722,7 @@ int run_diff(const Globals& globals, const QueryOptions& options)
     removed.change.clear();
   }
   std::erase_if(changes, [](const Change& c) { return c.change.empty(); });
-  std::sort(changes.begin(), changes.end(), [](const Change& x, const Change& y) {
-    const auto* p = x.to != nullptr ? x.to : x.from;
-    const auto* q = y.to != nullptr ? y.to : y.from;
-    return std::tie(p->repo, p->env, p->path, p->location) < std::tie(q->repo, q->env, q->path, q->location);
-  });
+  std::sort(changes.begin(), changes.end(), order); // a moved location sorts at its new path
   if (options.format == "json" || options.format == "jsonl") {
     RefCache refs;
     write_json_list(std::cout, options.format, changes.size(), [&](std::string& out, std::size_t i) {
@@ -785,8 +755,8 @@ int run_diff(const Globals& globals, const QueryOptions& options)
       std::cout << "no differences\n";
     } else {
       std::vector<std::string> header{"change", "repo", "env", "path", "location", "from", "to"};
-      if (options.format == "table" && one_repo(before) && one_repo(after)
-          && (before.empty() || after.empty() || before.front().repo == after.front().repo)) {
+      const bool single_repo = std::all_of(cells.begin(), cells.end(), [&](const auto& row) { return row[1] == cells.front()[1]; });
+      if (options.format == "table" && single_repo) {
         drop_column(header, cells, 1);
       }
       write_grid(std::cout, options.format, header, cells);
