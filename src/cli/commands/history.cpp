@@ -142,44 +142,25 @@ std::string prepare_repo(const Globals& globals, const std::string& repo)
 
 // --- JSON ------------------------------------------------------------------------------------
 
-// A reference's JSON object and whether it is pinned, parsed once per distinct reference: a
-// timeline repeats the same few hundred references thousands of times.
+// Appends a reference's JSON object (null when there is none); returns whether it is pinned.
+// (A cache of these by reference text was tried: with mostly distinct references, as in a busy
+// timeline, its copies and fresh memory cost 40% of the query.)
 class RefCache {
 public:
-  struct Entry {
-    std::string json;
-    bool pinned = false;
-  };
-
-  const Entry& get(const std::string& written, const std::string& input)
+  bool append(std::string& out, const std::string& written, const std::string& input)
   {
-    // Keyed by the written text, plus what was parsed when that differs (rare).
-    const std::string* key = &written;
-    if (!input.empty()) {
-      m_key.assign(written);
-      m_key += '\0'; // no reference holds a NUL (inputs are checked)
-      m_key += input;
-      key = &m_key;
+    if (written.empty()) {
+      out += "null";
+      return false;
     }
-    auto it = m_entries.find(*key);
-    if (it == m_entries.end()) {
-      Entry e;
-      if (written.empty()) {
-        e.json = "null";
-      } else {
-        auto r = reference::parse(input.empty() ? written : input);
-        r.input = written;
-        reference::append_json(e.json, r);
-        e.pinned = r.has_digest();
-      }
-      it = m_entries.emplace(*key, std::move(e)).first;
-    }
-    return it->second;
+    m_ref = reference::parse(input.empty() ? written : input);
+    m_ref.input = written;
+    reference::append_json(out, m_ref);
+    return m_ref.has_digest();
   }
 
 private:
-  std::unordered_map<std::string, Entry> m_entries;
-  std::string m_key;
+  reference::Reference m_ref;
 };
 
 bool pinned(const std::string& written, const std::string& input)
@@ -229,12 +210,11 @@ void event_json(std::string& out, RefCache& refs, const ledger::EventRow& row)
     return;
   }
   out += ",\"from\":";
-  out += refs.get(e.from_ref, e.from_input).json;
-  const auto& to = refs.get(e.to_ref, e.to_input);
+  refs.append(out, e.from_ref, e.from_input);
   out += ",\"to\":";
-  out += to.json;
+  const bool to_pinned = refs.append(out, e.to_ref, e.to_input);
   out += ",\"pinned\":";
-  out += to.pinned ? "true" : "false";
+  out += to_pinned ? "true" : "false";
   out += ",\"observed\":null}";
 }
 
@@ -249,7 +229,7 @@ void state_json(std::string& out, RefCache& refs, const ledger::StateRow& s)
   field(out, "container", s.container);
   field(out, "format", s.format);
   out += ",\"ref\":";
-  out += refs.get(s.ref, s.input).json;
+  refs.append(out, s.ref, s.input);
   field(out, "since", util::format_rfc3339_utc(s.since));
   field(out, "commit", s.commit);
   out += ",\"observed\":null}";
