@@ -195,6 +195,30 @@ TEST_CASE("history: timeline: --env, --path, --image, --workload, --repo filters
   for (std::size_t i = 1; i < spanning.size(); ++i) {
     CHECK(spanning[i - 1].at("time").get<std::string>() <= spanning[i].at("time").get<std::string>());
   }
+  // The table names the repository on each commit line only when the window spans several.
+  const auto timeline_table = [&](std::vector<std::string> extra) {
+    std::vector<std::string> args{"timeline", "--since", "2000-01-01", "--until", "2030-01-01"};
+    args.insert(args.end(), extra.begin(), extra.end());
+    const RunResult r = ct(f.l, args);
+    INFO(show(r));
+    REQUIRE(r.exit_code == 0);
+    return r.out;
+  };
+  const std::string mixed = timeline_table({});
+  CHECK(has(mixed, o1.substr(0, 12) + "  "));
+  CHECK(has(mixed, "  ui  [other]\n"));
+  CHECK(count_lines_starting(mixed, "    ") == both.size());
+  int tagged = 0;
+  for (const auto& line : lines_of(mixed)) {
+    if (!line.starts_with("    ")) {
+      ++tagged;
+      CHECK((line.ends_with("  [other]") || line.ends_with("  [" + f.repo.str() + "]")));
+    }
+  }
+  CHECK(tagged == 6);
+  const std::string alone = timeline_table({"--repo", "other"});
+  CHECK(!has(alone, "[other]"));
+  CHECK(has(alone, "  ui\n"));
   const json stats = ct_stats(f.l);
   CHECK(stats.at("repos") == 2);
   CHECK(stats.at("commits") == 6);

@@ -382,25 +382,36 @@ bool one_repo(const Rows& rows)
   return std::all_of(rows.begin(), rows.end(), [&](const auto& r) { return r.repo == rows.front().repo; });
 }
 
-void write_timeline_table(std::ostream& os, const std::vector<ledger::EventRow>& rows, bool local)
+// The timeline table, streamed from the ledger: one line per commit (time, short id, author,
+// summary, and "[repo]" when the window spans several repositories), then one line per location.
+void write_timeline_table(std::ostream& os, const ledger::Ledger& led, const ledger::Filter& f, bool local)
 {
-  if (rows.empty()) {
-    os << "no changes in this window\n";
-    return;
-  }
-  const bool show_repo = !one_repo(rows);
-  std::string current;
-  for (const auto& row : rows) {
+  std::string out;
+  // Where each commit line ends, and its repository: the "[repo]" tags go there when the window
+  // turns out to span more than one.
+  std::vector<std::pair<std::size_t, std::string>> tags;
+  bool several = false;
+  std::string current_repo;
+  std::string current_commit;
+  led.each_event(f, [&](const ledger::EventRow& row) {
     const auto& e = row.event;
-    const std::string key = row.repo + "\n" + row.commit;
-    if (key != current) {
-      current = key;
-      os << format_time(row.time, local) << "  " << row.commit.substr(0, 12) << "  " << util::sanitize_utf8(row.author)
-         << "  " << util::sanitize_utf8(row.summary) << (show_repo ? "  [" + row.repo + "]" : std::string{}) << "\n";
+    if (tags.empty() || row.repo != current_repo || row.commit != current_commit) {
+      several = several || (!tags.empty() && row.repo != tags.front().second);
+      current_repo = row.repo;
+      current_commit = row.commit;
+      out += format_time(row.time, local);
+      out += "  ";
+      out.append(row.commit, 0, 12);
+      out += "  ";
+      out += util::sanitize_utf8(row.author);
+      out += "  ";
+      out += util::sanitize_utf8(row.summary);
+      tags.emplace_back(out.size(), row.repo);
+      out += '\n';
     }
     if (e.change == history::k_history_rewritten) {
-      os << "    history rewritten: " << e.from_ref.substr(0, 12) << " is no longer on " << row.branch << "\n";
-      continue;
+      out += "    history rewritten: " + e.from_ref.substr(0, 12) + " is no longer on " + row.branch + "\n";
+      return;
     }
     std::string what;
     if (e.change == history::k_added) {
@@ -414,9 +425,31 @@ void write_timeline_table(std::ostream& os, const std::vector<ledger::EventRow>&
     } else {
       what = e.from_ref + " -> " + e.to_ref + unpinned_mark(e.to_ref, e.to_input);
     }
-    os << "    " << (e.env.empty() ? "-" : e.env) << "  " << e.path << "  " << e.location << "  "
-       << util::sanitize_utf8(what) << "\n";
+    out += "    ";
+    out += e.env.empty() ? "-" : e.env;
+    out += "  ";
+    out += e.path;
+    out += "  ";
+    out += e.location;
+    out += "  ";
+    out += util::sanitize_utf8(what);
+    out += '\n';
+  });
+  if (tags.empty()) {
+    os << "no changes in this window\n";
+    return;
   }
+  if (!several) {
+    os << out;
+    return;
+  }
+  std::size_t from = 0;
+  for (const auto& [at, repo] : tags) {
+    os.write(out.data() + from, static_cast<std::streamsize>(at - from));
+    os << "  [" << repo << "]";
+    from = at;
+  }
+  os.write(out.data() + from, static_cast<std::streamsize>(out.size() - from));
 }
 
 std::vector<std::string> event_cells(const ledger::EventRow& row, bool local)
@@ -608,10 +641,10 @@ int run_timeline(const Globals& globals, const QueryOptions& options)
     std::cout.flush();
     return util::k_exit_clean;
   }
-  const auto rows = led.timeline(f);
   if (options.format == "table") {
-    write_timeline_table(std::cout, rows, options.local);
+    write_timeline_table(std::cout, led, f, options.local);
   } else {
+    const auto rows = led.timeline(f);
     std::vector<std::vector<std::string>> cells;
     for (const auto& r : rows) {
       cells.push_back(event_cells(r, options.local));
