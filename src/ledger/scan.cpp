@@ -47,7 +47,6 @@ ScanSummary scan(Ledger& ledger, const ScanRequest& request)
   }
   resolve_branch(repo, summary.branch, summary.tip);
 
-  history::Scanner scanner(repo, request.options);
   const auto warn = [&](const std::string& w) {
     if (request.warn) {
       request.warn(w);
@@ -129,6 +128,9 @@ ScanSummary scan(Ledger& ledger, const ScanRequest& request)
     std::int64_t seq = std::max(row->last_seq, ledger.max_seq(*row));
     std::string expected = row->last_commit;
     bool restarted = false;
+    // A scanner per attempt: after a restart, what one remembered of files (the last version that
+    // parsed) may come from commits beyond the point the scan now continues from.
+    history::Scanner scanner(repo, request.options);
     // The commits to scan are listed first, so that only the scanning thread uses the repository
     // handle: while this thread writes one batch to the ledger, the next one is scanned.
     std::vector<std::pair<std::string, std::string>> todo;
