@@ -413,6 +413,29 @@ TEST_CASE("history: a ledger of schema 1 is refused by queries and upgraded by s
   sqlite3_close(db);
 }
 
+TEST_CASE("history: bad input: CHANGETRAIL_SCAN_BATCH that is not a number of commits (exit 2, nothing written)",
+          "[history][faults][bad-input]")
+{
+  TempDir tmp;
+  GitRepo repo(tmp / "repo");
+  small_history(repo);
+  const std::string l = (tmp / "l.db").string();
+  for (const std::string bad : {"0", "-5", "12abc", "many", "99999999999999999999", "2000000"}) {
+    INFO("CHANGETRAIL_SCAN_BATCH=" << bad);
+    const RunResult r = ct(l, {"scan", "--repo", repo.str()}, {}, {"CHANGETRAIL_SCAN_BATCH=" + bad});
+    const std::string e = one_error(r, 2);
+    CHECK(e.find("CHANGETRAIL_SCAN_BATCH=" + bad) != std::string::npos);
+  }
+  // Nothing was recorded; a valid size scans (one commit per transaction here).
+  const RunResult stats = ct(l, {"ledger", "stats", "--format", "json"});
+  REQUIRE(stats.exit_code == 0);
+  CHECK(json::parse(stats.out).at("commits") == 0);
+  const RunResult ok = ct(l, {"scan", "--repo", repo.str()}, {}, {"CHANGETRAIL_SCAN_BATCH=1"});
+  INFO(show(ok));
+  CHECK(ok.exit_code == 0);
+  CHECK(ok.err.find("3 commits, 4 events") != std::string::npos);
+}
+
 TEST_CASE("history: bad input: an SQLite database that is not a ledger (exit 2)", "[history][faults][ledger]")
 {
   TempDir tmp;

@@ -10,6 +10,7 @@
 #include <changetrail/util/strings.hpp>
 #include <changetrail/util/time.hpp>
 
+#include <cerrno>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
@@ -116,8 +117,10 @@ ledger::ScanSummary run_scan_into(const Globals& globals, ledger::Ledger& led, c
   request.threads = std::max(1u, std::thread::hardware_concurrency());
   // Commits per transaction; smaller batches make a killed scan lose less (the tests use it).
   if (const char* b = std::getenv("CHANGETRAIL_SCAN_BATCH"); b != nullptr && *b != '\0') {
-    const long n = std::strtol(b, nullptr, 10);
-    if (n < 1 || n > 1000000) {
+    char* end = nullptr;
+    errno = 0;
+    const long n = std::strtol(b, &end, 10);
+    if (errno != 0 || end == b || *end != '\0' || n < 1 || n > 1000000) {
       throw util::InputError("CHANGETRAIL_SCAN_BATCH=" + std::string(b) + ": expected a number of commits from 1 to 1000000");
     }
     request.batch_commits = static_cast<std::size_t>(n);
