@@ -622,12 +622,6 @@ void read_event(const Stmt& s, EventRow& row)
   s.text_into(20, e.to_input);
 }
 
-EventRow read_event(const Stmt& s)
-{
-  EventRow row;
-  read_event(s, row);
-  return row;
-}
 
 } // namespace
 
@@ -665,13 +659,20 @@ void Ledger::each_event(const Filter& filter, const std::function<void(const Eve
 
 std::vector<EventRow> Ledger::dump() const
 {
+  std::vector<EventRow> out;
+  each_dumped([&](const EventRow& row) { out.push_back(row); });
+  return out;
+}
+
+void Ledger::each_dumped(const std::function<void(const EventRow&)>& visit) const
+{
   Stmt s(m_db, (std::string(k_event_select) + "ORDER BY r.name, e.superseded, c.id, l.path, l.location, e.change").c_str(),
          m_path);
-  std::vector<EventRow> out;
+  EventRow row;
   while (s.step()) {
-    out.push_back(read_event(s));
+    read_event(s, row);
+    visit(row);
   }
-  return out;
 }
 
 std::vector<StateRow> Ledger::state_query(const std::string& cut_sql, const std::vector<std::int64_t>& binds,

@@ -137,6 +137,8 @@ public:
   [[nodiscard]] Stats stats() const;
   // Every event, in a stable order, for comparisons in tests and `ledger dump`.
   [[nodiscard]] std::vector<EventRow> dump() const;
+  // The same one at a time, in memory that does not grow with the ledger (`ledger dump`).
+  void each_dumped(const std::function<void(const EventRow&)>& visit) const;
 
 private:
   Ledger(sqlite3* db, std::string path);

@@ -831,10 +831,19 @@ int run_ledger(const Globals& globals, const LedgerOptions& options)
   }
   const auto led = ledger::Ledger::open(ledger_path(globals), ledger::Ledger::Mode::read);
   if (options.action == "dump") {
-    const auto rows = led.dump();
+    // Streamed: a ledger of a million events is dumped in constant memory.
     RefCache refs;
-    write_json_list(std::cout, "jsonl", rows.size(),
-                    [&](std::string& out, std::size_t i) { event_json(out, refs, rows[i]); });
+    std::string out;
+    led.each_dumped([&](const ledger::EventRow& row) {
+      event_json(out, refs, row);
+      out += '\n';
+      if (out.size() >= k_output_chunk) {
+        std::cout.write(out.data(), static_cast<std::streamsize>(out.size()));
+        out.clear();
+      }
+    });
+    std::cout.write(out.data(), static_cast<std::streamsize>(out.size()));
+    std::cout.flush();
     return util::k_exit_clean;
   }
   const auto st = led.stats();
