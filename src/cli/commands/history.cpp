@@ -300,40 +300,49 @@ std::string md_cell(std::string_view s)
   return out;
 }
 
+// One row of CSV or Markdown (neither aligns columns, so rows can be written as they come).
+void append_grid_row(std::string& out, const std::string& format, const std::vector<std::string>& cells)
+{
+  if (format == "csv") {
+    for (std::size_t i = 0; i < cells.size(); ++i) {
+      out += i ? "," : "";
+      out += csv_cell(cells[i]);
+    }
+  } else {
+    out += '|';
+    for (const auto& c : cells) {
+      out += ' ';
+      out += md_cell(c);
+      out += " |";
+    }
+  }
+  out += '\n';
+}
+
+// The header of CSV or Markdown.
+void append_grid_header(std::string& out, const std::string& format, const std::vector<std::string>& header)
+{
+  append_grid_row(out, format, header);
+  if (format == "markdown") {
+    out += '|';
+    for (std::size_t i = 0; i < header.size(); ++i) {
+      out += " --- |";
+    }
+    out += '\n';
+  }
+}
+
 // Prints rows as an aligned table, CSV or Markdown.
 void write_grid(std::ostream& os, const std::string& format, const std::vector<std::string>& header,
                 const std::vector<std::vector<std::string>>& rows)
 {
-  if (format == "csv") {
-    for (std::size_t i = 0; i < header.size(); ++i) {
-      os << (i ? "," : "") << csv_cell(header[i]);
-    }
-    os << '\n';
+  if (format == "csv" || format == "markdown") {
+    std::string out;
+    append_grid_header(out, format, header);
     for (const auto& r : rows) {
-      for (std::size_t i = 0; i < r.size(); ++i) {
-        os << (i ? "," : "") << csv_cell(r[i]);
-      }
-      os << '\n';
+      append_grid_row(out, format, r);
     }
-    return;
-  }
-  if (format == "markdown") {
-    os << '|';
-    for (const auto& h : header) {
-      os << ' ' << md_cell(h) << " |";
-    }
-    os << "\n|";
-    for (std::size_t i = 0; i < header.size(); ++i) {
-      os << " --- |";
-    }
-    os << '\n';
-    for (const auto& r : rows) {
-      os << '|';
-      for (const auto& c : r) {
-        os << ' ' << md_cell(c) << " |";
-      }
-      os << '\n';
-    }
+    os << out;
     return;
   }
   std::vector<std::size_t> width(header.size());
@@ -647,12 +656,17 @@ int run_timeline(const Globals& globals, const QueryOptions& options)
   if (options.format == "table") {
     write_timeline_table(std::cout, led, f, options.local);
   } else {
-    const auto rows = led.timeline(f);
-    std::vector<std::vector<std::string>> cells;
-    for (const auto& r : rows) {
-      cells.push_back(event_cells(r, options.local));
-    }
-    write_grid(std::cout, options.format, k_event_header, cells);
+    // CSV and Markdown, streamed like JSON.
+    std::string out;
+    append_grid_header(out, options.format, k_event_header);
+    led.each_event(f, [&](const ledger::EventRow& row) {
+      append_grid_row(out, options.format, event_cells(row, options.local));
+      if (out.size() >= k_output_chunk) {
+        std::cout.write(out.data(), static_cast<std::streamsize>(out.size()));
+        out.clear();
+      }
+    });
+    std::cout.write(out.data(), static_cast<std::streamsize>(out.size()));
   }
   std::cout.flush();
   return util::k_exit_clean;
