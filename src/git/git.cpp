@@ -495,15 +495,6 @@ private:
 
 } // namespace
 
-std::vector<Change> Repository::changes(const std::string& parent, const std::string& commit,
-                                        const std::function<bool(std::string_view)>& interesting) const
-{
-  const auto tree_of = [&](const std::string& id) {
-    return id.empty() ? std::string{} : hex(git_commit_tree_id(lookup_commit(m_repo, id).get()));
-  };
-  return tree_changes(tree_of(parent), tree_of(commit), interesting);
-}
-
 std::vector<Change> Repository::tree_changes(const std::string& old_tree, const std::string& new_tree,
                                              const std::function<bool(std::string_view)>& interesting) const
 {
@@ -513,12 +504,6 @@ std::vector<Change> Repository::tree_changes(const std::string& old_tree, const 
   diff.compare(a, b, "");
   m_trees->next_generation();
   return diff.take();
-}
-
-std::vector<Change> Repository::tree_files(const std::string& commit,
-                                           const std::function<bool(std::string_view)>& interesting) const
-{
-  return changes({}, commit, interesting);
 }
 
 std::optional<std::string> Repository::read_blob(const std::string& id) const

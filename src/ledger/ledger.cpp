@@ -625,13 +625,6 @@ void read_event(const Stmt& s, EventRow& row)
 
 } // namespace
 
-std::vector<EventRow> Ledger::timeline(const Filter& filter) const
-{
-  std::vector<EventRow> out;
-  each_event(filter, [&](const EventRow& row) { out.push_back(row); });
-  return out;
-}
-
 void Ledger::each_event(const Filter& filter, const std::function<void(const EventRow&)>& visit) const
 {
   std::string sql = std::string(k_event_select)
@@ -675,51 +668,6 @@ void Ledger::each_dumped(const std::function<void(const EventRow&)>& visit) cons
   }
 }
 
-std::vector<StateRow> Ledger::state_query(const std::string& cut_sql, const std::vector<std::int64_t>& binds,
-                                          const Filter& filter) const
-{
-  // Per location, its last event at or before the cut; a location whose last event removed or
-  // moved it away is not there. One probe per location, in the index alone.
-  const std::string sql =
-    "WITH cut(repo_id, s) AS (" + cut_sql
-    + ") SELECT r.name, e.env, l.path, l.location, e.workload, e.container, e.format, e.to_ref, e.to_input, c.time, c.id "
-      "FROM cut JOIN locations l ON l.repo_id = cut.repo_id "
-      "JOIN events e ON e.id = (" + last_event_sql("cut.s") + ") "
-      "JOIN commits c ON c.repo_id = e.repo_id AND c.seq = e.seq JOIN repos r ON r.id = l.repo_id "
-      "WHERE e.change IN ('added', 'changed', 'moved') AND (? = '' OR r.name = ?)";
-  Stmt s(m_db, sql.c_str(), m_path);
-  int i = 1;
-  for (const auto b : binds) {
-    s.bind(i++, b);
-  }
-  s.bind(i, filter.repo).bind(i + 1, filter.repo);
-  std::vector<StateRow> out;
-  while (s.step()) {
-    StateRow row;
-    row.repo = s.text(0);
-    row.env = s.text(1);
-    row.path = s.text(2);
-    row.location = s.text(3);
-    row.workload = s.text(4);
-    row.container = s.text(5);
-    row.format = s.text(6);
-    row.ref = s.text(7);
-    row.input = s.text(8);
-    row.since = s.integer(9);
-    row.commit = s.text(10);
-    if (!matches_filter(filter, row.env, row.path, row.workload,
-                        filter.image.empty() ? std::string{} : row.ref + "\n" + row.input)) {
-      continue;
-    }
-    out.push_back(std::move(row));
-  }
-  // Sorted here rather than by SQLite, whose sorter copied every row once more.
-  std::sort(out.begin(), out.end(), [](const StateRow& a, const StateRow& b) {
-    return std::tie(a.repo, a.env, a.path, a.location) < std::tie(b.repo, b.env, b.path, b.location);
-  });
-  return out;
-}
-
 namespace {
 
 // The WITH clause body that gives, per repository, the sequence number of a moment.
@@ -734,7 +682,81 @@ std::string cut_sql(const Ledger::Cut& c, std::vector<std::int64_t>& binds)
   return "SELECT ?, ?";
 }
 
+// The columns of one side of a state, for events alias e{n} and commits alias c{n}; read back
+// by read_state.
+std::string state_columns(char n)
+{
+  std::string out = "e{n}.change, e{n}.env, e{n}.workload, e{n}.container, e{n}.format, e{n}.to_ref, e{n}.to_input, "
+                    "c{n}.time, c{n}.id";
+  for (std::size_t k = out.find("{n}"); k != std::string::npos; k = out.find("{n}", k)) {
+    out.replace(k, 3, 1, n);
+  }
+  return out;
+}
+
+// A location's state from a row that starts with repository name, path and location and has
+// state_columns at `col`; nullopt when there is no event, the location was removed or moved
+// away, or the filter leaves it out.
+std::optional<StateRow> read_state(const Stmt& s, int col, const Filter& filter)
+{
+  if (s.is_null(col)) {
+    return std::nullopt;
+  }
+  const std::string change = s.text(col);
+  if (change != "added" && change != "changed" && change != "moved") {
+    return std::nullopt;
+  }
+  StateRow row;
+  row.repo = s.text(0);
+  row.path = s.text(1);
+  row.location = s.text(2);
+  row.env = s.text(col + 1);
+  row.workload = s.text(col + 2);
+  row.container = s.text(col + 3);
+  row.format = s.text(col + 4);
+  row.ref = s.text(col + 5);
+  row.input = s.text(col + 6);
+  row.since = s.integer(col + 7);
+  row.commit = s.text(col + 8);
+  if (!matches_filter(filter, row.env, row.path, row.workload,
+                      filter.image.empty() ? std::string{} : row.ref + "\n" + row.input)) {
+    return std::nullopt;
+  }
+  return row;
+}
+
 } // namespace
+
+std::vector<StateRow> Ledger::state_query(const Cut& cut, const Filter& filter) const
+{
+  // Per location, its last event at or before the cut; a location whose last event removed or
+  // moved it away is not there. One probe per location, in the index alone.
+  std::vector<std::int64_t> binds;
+  const std::string sql = "WITH cut(repo_id, s) AS (" + cut_sql(cut, binds)
+                          + ") SELECT r.name, l.path, l.location, " + state_columns('1')
+                          + " FROM cut JOIN locations l ON l.repo_id = cut.repo_id "
+                            "JOIN events e1 ON e1.id = (" + last_event_sql("cut.s") + ") "
+                            "JOIN commits c1 ON c1.repo_id = e1.repo_id AND c1.seq = e1.seq "
+                            "JOIN repos r ON r.id = l.repo_id "
+                            "WHERE e1.change IN ('added', 'changed', 'moved') AND (? = '' OR r.name = ?)";
+  Stmt s(m_db, sql.c_str(), m_path);
+  int i = 1;
+  for (const auto b : binds) {
+    s.bind(i++, b);
+  }
+  s.bind(i, filter.repo).bind(i + 1, filter.repo);
+  std::vector<StateRow> out;
+  while (s.step()) {
+    if (auto row = read_state(s, 3, filter)) {
+      out.push_back(std::move(*row));
+    }
+  }
+  // Sorted here rather than by SQLite, whose sorter copied every row once more.
+  std::sort(out.begin(), out.end(), [](const StateRow& a, const StateRow& b) {
+    return std::tie(a.repo, a.env, a.path, a.location) < std::tie(b.repo, b.env, b.path, b.location);
+  });
+  return out;
+}
 
 std::vector<std::pair<std::optional<StateRow>, std::optional<StateRow>>>
 Ledger::state_changes(const Cut& a, const Cut& b, const Filter& filter) const
@@ -744,15 +766,6 @@ Ledger::state_changes(const Cut& a, const Cut& b, const Filter& filter) const
   std::vector<std::int64_t> binds;
   const std::string sql_a = cut_sql(a, binds);
   const std::string sql_b = cut_sql(b, binds);
-  const std::string side = "e{n}.change, e{n}.env, e{n}.workload, e{n}.container, e{n}.format, e{n}.to_ref, "
-                           "e{n}.to_input, c{n}.time, c{n}.id";
-  const auto numbered = [&side](char n) {
-    std::string out = side;
-    for (std::size_t k = out.find("{n}"); k != std::string::npos; k = out.find("{n}", k)) {
-      out.replace(k, 3, 1, n);
-    }
-    return out;
-  };
   const std::string sql =
     "WITH a(repo_id, s) AS (" + sql_a + "), b(repo_id, s) AS (" + sql_b
     + "), p AS MATERIALIZED (SELECT l.repo_id, l.path, l.location, (" + last_event_sql("a.s") + ") AS ea, ("
@@ -760,7 +773,7 @@ Ledger::state_changes(const Cut& a, const Cut& b, const Filter& filter) const
     + ") AS eb FROM locations l LEFT JOIN a ON a.repo_id = l.repo_id LEFT JOIN b ON b.repo_id = l.repo_id "
       "WHERE a.s IS NOT NULL OR b.s IS NOT NULL) "
       "SELECT r.name, p.path, p.location, "
-    + numbered('1') + ", " + numbered('2')
+    + state_columns('1') + ", " + state_columns('2')
     + " FROM p JOIN repos r ON r.id = p.repo_id "
       "LEFT JOIN events e1 ON e1.id = p.ea LEFT JOIN commits c1 ON c1.repo_id = e1.repo_id AND c1.seq = e1.seq "
       "LEFT JOIN events e2 ON e2.id = p.eb LEFT JOIN commits c2 ON c2.repo_id = e2.repo_id AND c2.seq = e2.seq "
@@ -771,36 +784,10 @@ Ledger::state_changes(const Cut& a, const Cut& b, const Filter& filter) const
     s.bind(i++, v);
   }
   s.bind(i, filter.repo).bind(i + 1, filter.repo);
-  const auto read_side = [&](int col) -> std::optional<StateRow> {
-    if (s.is_null(col)) {
-      return std::nullopt; // no event yet
-    }
-    const std::string change = s.text(col);
-    if (change != "added" && change != "changed" && change != "moved") {
-      return std::nullopt; // removed, moved away
-    }
-    StateRow row;
-    row.repo = s.text(0);
-    row.path = s.text(1);
-    row.location = s.text(2);
-    row.env = s.text(col + 1);
-    row.workload = s.text(col + 2);
-    row.container = s.text(col + 3);
-    row.format = s.text(col + 4);
-    row.ref = s.text(col + 5);
-    row.input = s.text(col + 6);
-    row.since = s.integer(col + 7);
-    row.commit = s.text(col + 8);
-    if (!matches_filter(filter, row.env, row.path, row.workload,
-                        filter.image.empty() ? std::string{} : row.ref + "\n" + row.input)) {
-      return std::nullopt;
-    }
-    return row;
-  };
   std::vector<std::pair<std::optional<StateRow>, std::optional<StateRow>>> out;
   while (s.step()) {
-    auto before = read_side(3);
-    auto after = read_side(12);
+    auto before = read_state(s, 3, filter);
+    auto after = read_state(s, 12, filter);
     if (!before && !after) {
       continue;
     }
@@ -815,13 +802,17 @@ Ledger::state_changes(const Cut& a, const Cut& b, const Filter& filter) const
 
 std::vector<StateRow> Ledger::state_at(std::int64_t time, const Filter& filter) const
 {
-  return state_query("SELECT repo_id, max(seq) FROM commits WHERE superseded = 0 AND time <= ? GROUP BY repo_id", {time},
-                     filter);
+  Cut c;
+  c.time = time;
+  return state_query(c, filter);
 }
 
 std::vector<StateRow> Ledger::state_at_commit(const Repo& repo, std::int64_t seq, const Filter& filter) const
 {
-  return state_query("SELECT ?, ?", {repo.id, seq}, filter);
+  Cut c;
+  c.repo_id = repo.id;
+  c.seq = seq;
+  return state_query(c, filter);
 }
 
 Stats Ledger::stats() const

@@ -38,12 +38,19 @@ inline constexpr std::int64_t t(int n)
 // Authors wrote their change 10 minutes before it landed.
 inline constexpr std::int64_t k_author_lag = 600;
 
-// RFC 3339 UTC, computed with the C library (independent of the code under test).
-inline std::string rfc3339(std::int64_t secs)
+// A UTC calendar time from the C library (independent of the code under test).
+inline std::tm utc_tm(std::int64_t secs)
 {
   const std::time_t tt = static_cast<std::time_t>(secs);
   std::tm tm{};
   gmtime_r(&tt, &tm);
+  return tm;
+}
+
+// RFC 3339 UTC.
+inline std::string rfc3339(std::int64_t secs)
+{
+  const std::tm tm = utc_tm(secs);
   char buf[32];
   std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
   return buf;
@@ -52,9 +59,7 @@ inline std::string rfc3339(std::int64_t secs)
 // "YYYY-MM-DD HH:MM:SS" (the command line's UTC form).
 inline std::string cli_time(std::int64_t secs)
 {
-  const std::time_t tt = static_cast<std::time_t>(secs);
-  std::tm tm{};
-  gmtime_r(&tt, &tm);
+  const std::tm tm = utc_tm(secs);
   char buf[32];
   std::strftime(buf, sizeof buf, "%Y-%m-%d %H:%M:%S", &tm);
   return buf;
@@ -237,7 +242,9 @@ inline CoreScan core_scan(const std::string& ledger_path, const std::string& rep
 inline std::vector<ledger::EventRow> core_timeline(const std::string& ledger_path, ledger::Filter f = {})
 {
   const auto led = ledger::Ledger::open(ledger_path, ledger::Ledger::Mode::read);
-  return led.timeline(f);
+  std::vector<changetrail::ledger::EventRow> out;
+  led.each_event(f, [&](const changetrail::ledger::EventRow& row) { out.push_back(row); });
+  return out;
 }
 
 inline std::vector<ledger::StateRow> core_state_at(const std::string& ledger_path, std::int64_t time,

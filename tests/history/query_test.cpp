@@ -115,6 +115,33 @@ json ct_diff(const std::string& l, const std::string& a, const std::string& b, s
 
 } // namespace
 
+// Runs a query in jsonl, csv, markdown and table form and checks that each holds `rows` items
+// (csv: with this header; markdown: header and separator lines). Returns the table.
+std::string check_list_formats(const std::string& l, std::vector<std::string> args, const std::string& csv_header,
+                               std::size_t rows)
+{
+  const auto fmt = [&](const std::string& format) {
+    std::vector<std::string> a = args;
+    a.insert(a.end(), {"--format", format});
+    const RunResult r = ct(l, a);
+    INFO(show(r));
+    REQUIRE(r.exit_code == 0);
+    return r.out;
+  };
+  const auto jsonl = lines_of(fmt("jsonl"));
+  CHECK(jsonl.size() == rows);
+  for (const auto& line : jsonl) {
+    CHECK(parse_json(line).is_object());
+  }
+  const auto csv = lines_of(fmt("csv"));
+  REQUIRE(csv.size() == rows + 1);
+  CHECK(csv[0] == csv_header);
+  const auto md = lines_of(fmt("markdown"));
+  REQUIRE(md.size() == rows + 2);
+  CHECK(md[1].starts_with("| --- |"));
+  return fmt("table");
+}
+
 TEST_CASE("history: timeline: window boundaries are inclusive", "[history][query][timeline]")
 {
   Fixture f;
@@ -347,24 +374,7 @@ TEST_CASE("history: at: state at a time or revision, empty before the first comm
     }
   }
   // Formats.
-  const auto fmt = [&](const std::string& format) {
-    const RunResult r = ct(f.l, {"at", rfc3339(t(4)), "--format", format});
-    INFO(show(r));
-    REQUIRE(r.exit_code == 0);
-    return r.out;
-  };
-  const auto jsonl = lines_of(fmt("jsonl"));
-  CHECK(jsonl.size() == 3);
-  for (const auto& line : jsonl) {
-    CHECK(parse_json(line).is_object());
-  }
-  const auto csv = lines_of(fmt("csv"));
-  REQUIRE(csv.size() == 4);
-  CHECK(csv[0] == "repo,env,path,location,ref,since,commit");
-  const auto md = lines_of(fmt("markdown"));
-  CHECK(md.size() == 5);
-  CHECK(md[1].starts_with("| --- |"));
-  const std::string table = fmt("table");
+  const std::string table = check_list_formats(f.l, {"at", rfc3339(t(4))}, "repo,env,path,location,ref,since,commit", 3);
   CHECK(has(table, "ghcr.io/acme/worker:0.1.0 (unpinned)"));
   // A revision that is not a scanned commit of the branch, and text that is neither.
   f.repo.git({"checkout", "-q", "-b", "elsewhere"});
@@ -423,23 +433,7 @@ TEST_CASE("history: diff: between two times and between two revisions, per locat
     }
   }
   // Formats.
-  const auto fmt = [&](const std::string& format) {
-    const RunResult r = ct(f.l, {"diff", f.c[3], f.c[5], "--format", format});
-    INFO(show(r));
-    REQUIRE(r.exit_code == 0);
-    return r.out;
-  };
-  const auto jsonl = lines_of(fmt("jsonl"));
-  CHECK(jsonl.size() == 3);
-  for (const auto& line : jsonl) {
-    CHECK(parse_json(line).is_object());
-  }
-  const auto csv = lines_of(fmt("csv"));
-  REQUIRE(csv.size() == 4);
-  CHECK(csv[0] == "change,repo,env,path,location,from,to");
-  const auto md = lines_of(fmt("markdown"));
-  CHECK(md.size() == 5);
-  const std::string table = fmt("table");
+  const std::string table = check_list_formats(f.l, {"diff", f.c[3], f.c[5]}, "change,repo,env,path,location,from,to", 3);
   CHECK(count_lines_starting(table, "changed ") == 1);
   CHECK(count_lines_starting(table, "removed ") == 1);
   CHECK(count_lines_starting(table, "added ") == 1);

@@ -70,12 +70,8 @@ public:
   // True when `ancestor` is on the first-parent line of `tip` within `limit` steps.
   [[nodiscard]] bool first_parent_reaches(const std::string& tip, const std::string& ancestor, int limit) const;
   [[nodiscard]] std::string first_parent(const std::string& id) const; // empty for a root commit
-  // Files changed between `parent` (empty: nothing, the whole tree is new) and `commit`.
-  // `interesting` filters paths before anything is compared in detail.
-  [[nodiscard]] std::vector<Change> changes(const std::string& parent, const std::string& commit,
-                                            const std::function<bool(std::string_view path)>& interesting) const;
-  // The same between two trees (CommitInfo::tree; old_tree empty: the whole new tree is added),
-  // without reading the commits again.
+  // Files changed between two trees (CommitInfo::tree; old_tree empty: the whole new tree is
+  // added). `interesting` filters paths before anything is compared in detail.
   [[nodiscard]] std::vector<Change> tree_changes(const std::string& old_tree, const std::string& new_tree,
                                                  const std::function<bool(std::string_view path)>& interesting) const;
   // The regular files directly in directory `dir` ("" or "a/b/") of the commit's tree: name and
@@ -86,10 +82,6 @@ public:
   [[nodiscard]] std::optional<std::string> read_blob(const std::string& id) const;
   // The blob id at `path` in the tree of `commit`; empty when there is none.
   [[nodiscard]] std::string blob_at(const std::string& commit, const std::string& path) const;
-  // Every regular file of the commit's tree that `interesting` accepts, as Changes with only the
-  // new side set (used for the first commit of a scan).
-  [[nodiscard]] std::vector<Change> tree_files(const std::string& commit,
-                                               const std::function<bool(std::string_view path)>& interesting) const;
 
   struct TreeCache; // trees kept between consecutive calls of changes()
 

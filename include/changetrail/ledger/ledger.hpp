@@ -115,8 +115,8 @@ public:
   [[nodiscard]] std::optional<std::int64_t> seq_of_commit(const Repo& repo, const std::string& commit) const;
   [[nodiscard]] std::int64_t max_seq(const Repo& repo) const;
 
-  [[nodiscard]] std::vector<EventRow> timeline(const Filter& filter) const;
-  // The same events one at a time, without holding them all (the row is reused between calls).
+  // The events of a time window in time order, one at a time, without holding them all (the
+  // row is reused between calls).
   void each_event(const Filter& filter, const std::function<void(const EventRow&)>& visit) const;
   // State at a time: per repository, after its last scanned commit with time <= `time`.
   [[nodiscard]] std::vector<StateRow> state_at(std::int64_t time, const Filter& filter) const;
@@ -144,8 +144,7 @@ private:
   Ledger(sqlite3* db, std::string path);
   void exec(const char* sql) const;
   void migrate(bool write);
-  [[nodiscard]] std::vector<StateRow> state_query(const std::string& cut_sql, const std::vector<std::int64_t>& binds,
-                                                  const Filter& filter) const;
+  [[nodiscard]] std::vector<StateRow> state_query(const Cut& cut, const Filter& filter) const;
 
   // Prepared once per ledger: the statements the scan runs for every commit and event.
   sqlite3_stmt* prepared(const char* sql);

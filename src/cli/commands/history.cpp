@@ -148,7 +148,7 @@ std::string prepare_repo(const Globals& globals, const std::string& repo)
 // Appends a reference's JSON object (null when there is none); returns whether it is pinned.
 // (A cache of these by reference text was tried: with mostly distinct references, as in a busy
 // timeline, its copies and fresh memory cost 40% of the query.)
-class RefCache {
+class RefWriter {
 public:
   bool append(std::string& out, const std::string& written, const std::string& input)
   {
@@ -185,7 +185,7 @@ void field(std::string& out, const char* name, std::string_view value, bool firs
   util::append_json_string(out, value);
 }
 
-void event_json(std::string& out, RefCache& refs, const ledger::EventRow& row)
+void event_json(std::string& out, RefWriter& refs, const ledger::EventRow& row)
 {
   const auto& e = row.event;
   out += '{';
@@ -221,7 +221,7 @@ void event_json(std::string& out, RefCache& refs, const ledger::EventRow& row)
   out += ",\"observed\":null}";
 }
 
-void state_json(std::string& out, RefCache& refs, const ledger::StateRow& s)
+void state_json(std::string& out, RefWriter& refs, const ledger::StateRow& s)
 {
   out += '{';
   field(out, "repo", s.repo, true);
@@ -242,6 +242,16 @@ void state_json(std::string& out, RefCache& refs, const ledger::StateRow& s)
 // (and copied) whole.
 constexpr std::size_t k_output_chunk = 64 * 1024;
 
+// Writes `out` and empties it; with `when_full`, only once it holds a chunk.
+void flush(std::ostream& os, std::string& out, bool when_full = false)
+{
+  if (when_full && out.size() < k_output_chunk) {
+    return;
+  }
+  os.write(out.data(), static_cast<std::streamsize>(out.size()));
+  out.clear();
+}
+
 // A JSON array (json) or one object per line (jsonl) of `count` items; item(out, i) appends the
 // i-th.
 template <typename Item>
@@ -259,13 +269,10 @@ void write_json_list(std::ostream& os, const std::string& format, std::size_t co
     if (lines) {
       out += '\n';
     }
-    if (out.size() >= k_output_chunk) {
-      os.write(out.data(), static_cast<std::streamsize>(out.size()));
-      out.clear();
-    }
+    flush(os, out, true);
   }
   out += lines ? "" : "]\n";
-  os.write(out.data(), static_cast<std::streamsize>(out.size()));
+  flush(os, out);
 }
 
 // --- tables ----------------------------------------------------------------------------------
@@ -631,7 +638,7 @@ int run_timeline(const Globals& globals, const QueryOptions& options)
   if (options.format == "json" || options.format == "jsonl") {
     // Streamed: each event is written as it is read.
     const bool lines = options.format == "jsonl";
-    RefCache refs;
+    RefWriter refs;
     std::string out = lines ? "" : "[";
     bool first = true;
     led.each_event(f, [&](const ledger::EventRow& row) {
@@ -643,13 +650,10 @@ int run_timeline(const Globals& globals, const QueryOptions& options)
       if (lines) {
         out += '\n';
       }
-      if (out.size() >= k_output_chunk) {
-        std::cout.write(out.data(), static_cast<std::streamsize>(out.size()));
-        out.clear();
-      }
+      flush(std::cout, out, true);
     });
     out += lines ? "" : "]\n";
-    std::cout.write(out.data(), static_cast<std::streamsize>(out.size()));
+    flush(std::cout, out);
     std::cout.flush();
     return util::k_exit_clean;
   }
@@ -661,12 +665,9 @@ int run_timeline(const Globals& globals, const QueryOptions& options)
     append_grid_header(out, options.format, k_event_header);
     led.each_event(f, [&](const ledger::EventRow& row) {
       append_grid_row(out, options.format, event_cells(row, options.local));
-      if (out.size() >= k_output_chunk) {
-        std::cout.write(out.data(), static_cast<std::streamsize>(out.size()));
-        out.clear();
-      }
+      flush(std::cout, out, true);
     });
-    std::cout.write(out.data(), static_cast<std::streamsize>(out.size()));
+    flush(std::cout, out);
   }
   std::cout.flush();
   return util::k_exit_clean;
@@ -679,7 +680,7 @@ int run_at(const Globals& globals, const QueryOptions& options)
   const Point p = resolve_point(led, options.times.at(0), repo_name);
   const auto rows = state_of(led, p, make_filter(options, repo_name));
   if (options.format == "json" || options.format == "jsonl") {
-    RefCache refs;
+    RefWriter refs;
     write_json_list(std::cout, options.format, rows.size(),
                     [&](std::string& out, std::size_t i) { state_json(out, refs, rows[i]); });
   } else {
@@ -753,7 +754,7 @@ int run_diff(const Globals& globals, const QueryOptions& options)
   std::erase_if(changes, [](const Change& c) { return c.change.empty(); });
   std::sort(changes.begin(), changes.end(), order); // a moved location sorts at its new path
   if (options.format == "json" || options.format == "jsonl") {
-    RefCache refs;
+    RefWriter refs;
     write_json_list(std::cout, options.format, changes.size(), [&](std::string& out, std::size_t i) {
       out += "{\"change\":";
       util::append_json_string(out, changes[i].change);
@@ -846,17 +847,14 @@ int run_ledger(const Globals& globals, const LedgerOptions& options)
   const auto led = ledger::Ledger::open(ledger_path(globals), ledger::Ledger::Mode::read);
   if (options.action == "dump") {
     // Streamed: a ledger of a million events is dumped in constant memory.
-    RefCache refs;
+    RefWriter refs;
     std::string out;
     led.each_dumped([&](const ledger::EventRow& row) {
       event_json(out, refs, row);
       out += '\n';
-      if (out.size() >= k_output_chunk) {
-        std::cout.write(out.data(), static_cast<std::streamsize>(out.size()));
-        out.clear();
-      }
+      flush(std::cout, out, true);
     });
-    std::cout.write(out.data(), static_cast<std::streamsize>(out.size()));
+    flush(std::cout, out);
     std::cout.flush();
     return util::k_exit_clean;
   }
