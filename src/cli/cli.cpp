@@ -4,6 +4,7 @@
 #include "commands/extract.hpp"
 #include "commands/history.hpp"
 #include "commands/ref.hpp"
+#include "commands/registry.hpp"
 #include "globals.hpp"
 
 #include <changetrail/util/error.hpp>
@@ -70,6 +71,10 @@ int main(int argc, char** argv)
   CLI::App* at = register_at(app, at_options);
   CLI::App* diff = register_diff(app, diff_options);
   CLI::App* ledger = register_ledger(app, ledger_options);
+  ResolveOptions resolve_options;
+  CLI::App* resolve = register_resolve(app, resolve_options);
+  DriftOptions drift_options;
+  CLI::App* drift = register_drift(app, drift_options);
 
   try {
     app.parse(argc, argv);
@@ -114,8 +119,14 @@ int main(int argc, char** argv)
     if (ledger->parsed()) {
       return run_ledger(globals, ledger_options);
     }
+    if (resolve->parsed()) {
+      return run_resolve(globals, resolve_options);
+    }
+    if (drift->parsed()) {
+      return run_drift(globals, drift_options);
+    }
     std::cerr << app.help();
-    error_line("no command given (ref, extract, check, scan, timeline, at, diff, ledger)");
+    error_line("no command given (ref, extract, check, scan, resolve, drift, timeline, at, diff, ledger)");
     return util::k_exit_input;
   } catch (const util::InputError& e) {
     error_line(e.what());

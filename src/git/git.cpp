@@ -575,4 +575,76 @@ std::string library_version()
   return std::to_string(major) + "." + std::to_string(minor) + "." + std::to_string(rev);
 }
 
+std::string Repository::notes_tip(const std::string& notes_ref) const
+{
+  git_oid oid;
+  if (git_reference_name_to_id(&oid, m_repo, notes_ref.c_str()) != 0) {
+    return {};
+  }
+  return hex(&oid);
+}
+
+std::optional<std::string> Repository::read_note(const std::string& notes_ref, const std::string& commit) const
+{
+  const git_oid oid = parse_oid(commit);
+  git_note* note = nullptr;
+  const int rc = git_note_read(&note, m_repo, notes_ref.c_str(), &oid);
+  if (rc == GIT_ENOTFOUND) {
+    return std::nullopt;
+  }
+  if (rc != 0) {
+    throw util::Fatal(last_error("reading the note " + notes_ref + " of " + commit));
+  }
+  std::string text = git_note_message(note) != nullptr ? git_note_message(note) : "";
+  git_note_free(note);
+  return text;
+}
+
+void Repository::write_note(const std::string& notes_ref, const std::string& commit, const std::string& content)
+{
+  const git_oid target = parse_oid(commit);
+  git_signature* sig = nullptr;
+  if (git_signature_default(&sig, m_repo) != 0) {
+    if (git_signature_now(&sig, "changetrail", "changetrail@localhost") != 0) {
+      throw util::Fatal(last_error("creating a signature for the note"));
+    }
+  }
+  std::unique_ptr<git_signature, Deleter<git_signature, git_signature_free>> guard(sig);
+  git_oid note_id;
+  if (git_note_create(&note_id, m_repo, notes_ref.c_str(), sig, sig, &target, content.c_str(), 1) != 0) {
+    throw util::Fatal(last_error("writing the note " + notes_ref + " of " + commit));
+  }
+}
+
+void Repository::each_note(const std::string& notes_ref,
+                           const std::function<void(const std::string& commit, const std::string& content)>& visit) const
+{
+  if (notes_tip(notes_ref).empty()) {
+    return;
+  }
+  struct Context {
+    const Repository* self;
+    const std::string* ref;
+    const std::function<void(const std::string&, const std::string&)>* visit;
+  } ctx{this, &notes_ref, &visit};
+  const int rc = git_note_foreach(
+    m_repo, notes_ref.c_str(),
+    [](const git_oid* blob_id, const git_oid* annotated, void* payload) -> int {
+      auto* c = static_cast<Context*>(payload);
+      git_blob* blob = nullptr;
+      if (git_blob_lookup(&blob, c->self->m_repo, blob_id) != 0) {
+        return 0; // a note whose blob is missing (partial clone): skipped
+      }
+      const BlobPtr guard(blob);
+      const std::string text(static_cast<const char*>(git_blob_rawcontent(blob)),
+                             static_cast<std::size_t>(git_blob_rawsize(blob)));
+      (*c->visit)(hex(annotated), text);
+      return 0;
+    },
+    &ctx);
+  if (rc != 0 && rc != GIT_ENOTFOUND) {
+    throw util::Fatal(last_error("reading the notes of " + notes_ref));
+  }
+}
+
 } // namespace changetrail::git

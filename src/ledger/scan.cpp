@@ -1,5 +1,7 @@
 #include <changetrail/ledger/scan.hpp>
 
+#include <changetrail/ledger/notes.hpp>
+
 #include <changetrail/util/error.hpp>
 
 #include <algorithm>
@@ -24,11 +26,9 @@ struct Pending {
   history::CommitEvents events;
 };
 
-} // namespace
 
-ScanSummary scan(Ledger& ledger, const ScanRequest& request)
+ScanSummary scan_commits(Ledger& ledger, const ScanRequest& request, const git::Repository& repo)
 {
-  const git::Repository repo = git::Repository::open(request.repo_dir);
   ScanSummary summary;
   summary.branch = request.branch.empty() ? repo.current_branch() : request.branch;
   if (summary.branch.empty()) {
@@ -220,6 +220,20 @@ ScanSummary scan(Ledger& ledger, const ScanRequest& request)
       return summary;
     }
   }
+}
+
+} // namespace
+
+ScanSummary scan(Ledger& ledger, const ScanRequest& request)
+{
+  git::Repository repo = git::Repository::open(request.repo_dir);
+  ScanSummary summary = scan_commits(ledger, request, repo);
+  if (!summary.empty) {
+    // Observations recorded as git notes come back with the repository (a fresh clone plus
+    // `scan` recovers them); read only when the notes ref moved since the last import.
+    summary.observations_imported = import_notes(ledger, repo, summary.name, request.warn);
+  }
+  return summary;
 }
 
 } // namespace changetrail::ledger

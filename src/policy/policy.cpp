@@ -82,7 +82,8 @@ bool registry_allowed(const reference::Reference& r, const std::vector<std::stri
 
 } // namespace
 
-void Policy::check_reference(const extract::Finding& f, std::vector<Violation>& out) const
+void Policy::check_reference(const extract::Finding& f, std::vector<Violation>& out,
+                             const RegistryLookup* registry) const
 {
   const auto add = [&](std::string_view rule, std::string message) {
     Violation v;
@@ -111,7 +112,17 @@ void Policy::check_reference(const extract::Finding& f, std::vector<Violation>& 
     add("disallowed-registry", noun + shown(f) + " comes from " + img.name() + ", which policy.allowed_registries does not allow");
   }
   if (img.has_digest()) {
-    return; // pinned: the digest is what is pulled, whatever the tag says
+    // Pinned: the digest is what is pulled, whatever the tag says; the registry can still say
+    // that the digest is gone or that the tag written beside it was moved.
+    if (const RegistryFacts* facts = registry != nullptr && *registry ? (*registry)(img) : nullptr) {
+      if (facts->digest_missing) {
+        add("digest-not-found", noun + shown(f) + ": the digest " + img.digest + " is not in " + img.name());
+      } else if (img.has_tag() && !facts->tag_digest.empty() && facts->tag_digest != img.digest) {
+        add("tag-digest-mismatch", noun + shown(f) + ": the tag " + util::quote(img.tag) + " now points at "
+                                     + facts->tag_digest + ", not at the pinned digest");
+      }
+    }
+    return;
   }
   // One pinning rule per reference, the most specific one.
   switch (f.tag_source) {
@@ -140,12 +151,12 @@ void Policy::check_reference(const extract::Finding& f, std::vector<Violation>& 
   }
 }
 
-std::vector<Violation> Policy::evaluate(const extract::FileResult& file) const
+std::vector<Violation> Policy::evaluate(const extract::FileResult& file, const RegistryLookup* registry) const
 {
   std::vector<Violation> out;
   const std::string env = m_config.environment_for(file.rel);
   for (const auto& f : file.findings) {
-    check_reference(f, out);
+    check_reference(f, out, registry);
   }
   for (const auto& p : file.problems) {
     Violation v;

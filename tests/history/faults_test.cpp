@@ -382,9 +382,9 @@ TEST_CASE("history: a ledger of schema 1 is refused by queries and upgraded by s
   const std::string dump = ct_dump(l);
   const RunResult diff_before = ct(l, {"diff", "2000-01-01", "2100-01-01", "--format", "json"});
   REQUIRE(diff_before.exit_code == 0);
-  // What schema 1 was: the state index without `superseded`.
+  // What schema 1 was: the state index without `superseded`, no registry observations.
   sql(l, "DROP INDEX events_by_location_state; CREATE INDEX events_by_location ON events(location_id, seq); "
-         "UPDATE meta SET value = '1' WHERE key = 'schema_version'");
+         "DROP TABLE observations; DROP TABLE images; UPDATE meta SET value = '1' WHERE key = 'schema_version'");
 
   const RunResult q = ct(l, {"timeline", "--since", "2000-01-01"});
   const std::string e = one_error(q, 2);
@@ -407,7 +407,8 @@ TEST_CASE("history: a ledger of schema 1 is refused by queries and upgraded by s
     sqlite3_finalize(s);
     return v;
   };
-  CHECK(scalar("SELECT value FROM meta WHERE key = 'schema_version'") == "2");
+  CHECK(scalar("SELECT value FROM meta WHERE key = 'schema_version'") == std::to_string(ledger::k_schema_version));
+  CHECK(scalar("SELECT count(*) FROM sqlite_master WHERE name IN ('observations', 'images')") == "2");
   CHECK(scalar("SELECT count(*) FROM sqlite_master WHERE name = 'events_by_location_state'") == "1");
   CHECK(scalar("SELECT count(*) FROM sqlite_master WHERE name = 'events_by_location'") == "0");
   sqlite3_close(db);

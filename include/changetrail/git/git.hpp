@@ -83,6 +83,18 @@ public:
   // The blob id at `path` in the tree of `commit`; empty when there is none.
   [[nodiscard]] std::string blob_at(const std::string& commit, const std::string& path) const;
 
+  // --- notes (refs/notes/changetrail: registry observations that travel with the repository) ---
+  // The commit the notes ref points at; empty when the ref does not exist.
+  [[nodiscard]] std::string notes_tip(const std::string& notes_ref) const;
+  // The note on `commit`, or nullopt.
+  [[nodiscard]] std::optional<std::string> read_note(const std::string& notes_ref, const std::string& commit) const;
+  // Writes (replaces) the note on `commit`, as a new commit of the notes ref. The author is the
+  // repository's user.name/user.email, else "changetrail".
+  void write_note(const std::string& notes_ref, const std::string& commit, const std::string& content);
+  // Every note of the ref: annotated commit id and content.
+  void each_note(const std::string& notes_ref,
+                 const std::function<void(const std::string& commit, const std::string& content)>& visit) const;
+
   struct TreeCache; // trees kept between consecutive calls of changes()
 
 private:

@@ -6,10 +6,12 @@
 
 #include <changetrail/git/git.hpp>
 #include <changetrail/history/history.hpp>
+#include <changetrail/registry/client.hpp>
 
 #include <cstdint>
 #include <optional>
 #include <functional>
+#include <memory>
 #include <string>
 #include <unordered_map>
 #include <vector>
@@ -19,7 +21,7 @@ struct sqlite3_stmt;
 
 namespace changetrail::ledger {
 
-inline constexpr int k_schema_version = 2;
+inline constexpr int k_schema_version = 3;
 
 // $CHANGETRAIL_LEDGER, else ${XDG_DATA_HOME:-~/.local/share}/changetrail/ledger.db.
 [[nodiscard]] std::string default_path();
@@ -71,6 +73,24 @@ struct Filter {
   std::string image;    // substring of the reference before or after
   std::string path;     // glob over repository-relative paths
   std::string workload; // substring
+};
+
+// What a registry said about a reference at a moment (issue 4). It cannot be rebuilt from git:
+// it lives in the ledger and, with `resolve --record-notes`, in git notes.
+struct Observation {
+  std::string reference;     // canonical reference as deployed (with its digest, if it has one)
+  std::string registry;      // the endpoint asked ("registry-1.docker.io", "127.0.0.1:5000")
+  std::string tag;           // the tag looked up ("latest" when none is written); empty for digest-only
+  std::string digest;        // where the tag pointed; empty when the registry could not tell
+  std::string status = "ok"; // registry::to_string(Status) of the tag lookup
+  std::string pinned_digest; // the reference's own digest, if any
+  std::string pinned_status; // of that digest's lookup; empty when there is none
+  std::string error;         // one line when a status is not ok; never a credential
+  std::int64_t observed_at = 0;
+  std::string repo;          // the repository it was observed for (may be empty)
+  std::string commit;        // the deployed commit it was observed for (may be empty)
+  std::string origin = "registry"; // or "notes": read back from refs/notes/changetrail
+  std::vector<registry::Platform> platforms;
 };
 
 struct Stats {
@@ -135,6 +155,27 @@ public:
   [[nodiscard]] std::vector<std::pair<std::optional<StateRow>, std::optional<StateRow>>>
   state_changes(const Cut& a, const Cut& b, const Filter& filter) const;
   [[nodiscard]] Stats stats() const;
+
+  // --- registry observations (src/ledger/observations.cpp) ---
+  // Adds observations and image metadata in one transaction; answers already recorded are kept once.
+  void add_observations(const std::vector<Observation>& observations,
+                        const std::vector<std::shared_ptr<const registry::ImageMetadata>>& images, std::int64_t now);
+  // Metadata of a digest, fetched once and kept forever; null when unknown.
+  [[nodiscard]] std::shared_ptr<const registry::ImageMetadata> image(const std::string& digest) const;
+  // Every observation of a canonical reference, oldest first.
+  [[nodiscard]] std::vector<Observation> observations(const std::string& reference) const;
+  // The evidence of what `reference` was when it was deployed at `deployed_at`: the first answer
+  // with status ok observed at or after that moment. nullopt: never observed since (unverified).
+  [[nodiscard]] std::optional<Observation> observation_after(const std::string& reference,
+                                                             std::int64_t deployed_at) const;
+  // References of the recorded history (as written) that no observation covers yet.
+  [[nodiscard]] std::vector<std::string> unobserved_references() const;
+  // `ledger rebuild`: registry facts cannot be rebuilt, they are copied from the old ledger.
+  void copy_observations_from(const std::string& other_path);
+  [[nodiscard]] std::int64_t observation_count() const;
+  // The commit of refs/notes/changetrail last read into the ledger for a repository.
+  [[nodiscard]] std::string notes_commit(const std::string& repo_name) const;
+  void set_notes_commit(const std::string& repo_name, const std::string& commit);
   // Every event, in a stable order, for comparisons in tests and `ledger dump`.
   [[nodiscard]] std::vector<EventRow> dump() const;
   // The same one at a time, in memory that does not grow with the ledger (`ledger dump`).

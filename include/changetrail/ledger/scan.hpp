@@ -38,6 +38,7 @@ struct ScanSummary {
   bool rewritten = false;
   bool boundary = false; // a shallow clone: history starts at a commit whose parent is missing
   bool empty = false;    // the repository has no commits
+  std::int64_t observations_imported = 0; // new registry observations read from git notes
 };
 
 // Brings the ledger up to date with the first-parent line of the branch (incremental; detects

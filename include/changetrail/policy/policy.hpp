@@ -6,6 +6,7 @@
 #include <nlohmann/json_fwd.hpp>
 
 #include <array>
+#include <functional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -19,8 +20,8 @@ struct RuleInfo {
   std::string_view help;    // what to do about it
 };
 
-// Stable rule ids (SARIF, config, suppressions). Registry rules come with the registry client.
-inline constexpr std::array<RuleInfo, 8> k_rules{{
+// Stable rule ids (SARIF, config, suppressions). The last two need `check --verify-registry`.
+inline constexpr std::array<RuleInfo, 10> k_rules{{
   {"latest-tag", Severity::error, "Image uses the \"latest\" tag",
    "\"latest\" names whatever was pushed last: a redeploy can run different code. Pin a version and its digest "
    "(changetrail pin --write), e.g. nginx:1.27.3@sha256:..."},
@@ -41,7 +42,20 @@ inline constexpr std::array<RuleInfo, 8> k_rules{{
    "template). Define a default so that the image can be checked."},
   {"parse-error", Severity::warning, "File could not be read completely",
    "The file (or part of it) could not be parsed; references in it may be missed. The other files are still checked."},
+  {"tag-digest-mismatch", Severity::warning, "The tag of a pinned reference now points at another digest",
+   "The digest is what runs, but the tag written beside it was moved: a reader of the file is misled about the "
+   "version. Re-pin (changetrail pin --write) after checking which version is meant."},
+  {"digest-not-found", Severity::error, "The pinned digest does not exist in the registry",
+   "A deployment of this reference will fail to pull. Pin a digest that exists (changetrail pin --write)."},
 }};
+
+// What a registry said about a pinned reference (check --verify-registry).
+struct RegistryFacts {
+  bool digest_missing = false; // the pinned digest is not in the registry
+  std::string tag_digest;      // where the written tag points now; empty when unknown or no tag
+};
+// nullptr: nothing known about this reference (not asked, or the registry could not answer).
+using RegistryLookup = std::function<const RegistryFacts*(const reference::Reference&)>;
 
 [[nodiscard]] const RuleInfo* find_rule(std::string_view id);
 
@@ -76,10 +90,13 @@ public:
   [[nodiscard]] Severity severity(std::string_view rule, std::string_view env) const;
   // Violations of one file's findings and problems, suppressions applied (suppressed ones are
   // returned with suppressed = true so that reports can count them).
-  [[nodiscard]] std::vector<Violation> evaluate(const extract::FileResult& file) const;
+  // With `registry`, pinned references are also checked against it (tag-digest-mismatch,
+  // digest-not-found).
+  [[nodiscard]] std::vector<Violation> evaluate(const extract::FileResult& file,
+                                                const RegistryLookup* registry = nullptr) const;
 
 private:
-  void check_reference(const extract::Finding& f, std::vector<Violation>& out) const;
+  void check_reference(const extract::Finding& f, std::vector<Violation>& out, const RegistryLookup* registry) const;
   const Config& m_config;
 };
 

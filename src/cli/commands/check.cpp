@@ -12,6 +12,8 @@
 #include <filesystem>
 #include <fstream>
 #include <iostream>
+#include <set>
+#include <unordered_map>
 #include <unistd.h>
 
 #ifndef CHANGETRAIL_VERSION
@@ -75,6 +77,9 @@ CLI::App* register_check(CLI::App& app, CheckOptions& options)
     ->capture_default_str();
   sub->add_option("-o,--output", options.output, "Write the report to this file instead of stdout");
   sub->add_option("-j,--jobs", options.jobs, "Files read in parallel (default: one per core)");
+  sub->add_flag("--verify-registry", options.verify_registry,
+                "Ask the registries about pinned references (rules tag-digest-mismatch, digest-not-found)");
+  add_registry_flags(*sub, options.registry);
   return sub;
 }
 
@@ -85,8 +90,51 @@ int run_check(const Globals& globals, const CheckOptions& options)
   report::CheckReport rep;
   rep.tool_version = CHANGETRAIL_VERSION;
   std::size_t references = 0;
+
+  // --verify-registry: every pinned reference is asked about once, before the rules run.
+  std::unordered_map<std::string, policy::RegistryFacts> facts;
+  std::size_t registry_failures = 0;
+  if (options.verify_registry) {
+    std::vector<reference::Reference> pinned;
+    std::set<std::string> seen;
+    for (const auto& file : scanned.walk.files) {
+      for (const auto& f : file.findings) {
+        if (f.image.valid && f.image.has_digest() && seen.insert(f.image.canonical()).second) {
+          pinned.push_back(f.image);
+        }
+      }
+    }
+    if (!pinned.empty()) {
+      registry::Options copt;
+      copt.fetch_metadata = false;
+      registry::Client client = make_client(globals, options.registry, scanned.workspace.config, pinned, copt);
+      for (const auto& res : client.resolve(pinned)) {
+        const bool digest_missing = res.pinned && res.pinned->status == registry::Status::not_found;
+        const bool failed = (res.pinned && res.pinned->status != registry::Status::ok && !digest_missing)
+                            || (res.tag && res.tag->status != registry::Status::ok
+                                && res.tag->status != registry::Status::not_found);
+        if (failed) {
+          ++registry_failures;
+          error_line("registry " + res.error() + " [" + registry::to_string(res.status()) + "]");
+          if (!digest_missing) {
+            continue; // nothing known: no rule fires on a guess
+          }
+        }
+        policy::RegistryFacts& fact = facts[res.ref.canonical()];
+        fact.digest_missing = digest_missing;
+        if (res.tag && res.tag->status == registry::Status::ok) {
+          fact.tag_digest = res.tag->digest;
+        }
+      }
+    }
+  }
+  const policy::RegistryLookup lookup = [&facts](const reference::Reference& r) -> const policy::RegistryFacts* {
+    const auto it = facts.find(r.canonical());
+    return it == facts.end() ? nullptr : &it->second;
+  };
+
   for (const auto& file : scanned.walk.files) {
-    auto violations = policy.evaluate(file);
+    auto violations = policy.evaluate(file, options.verify_registry ? &lookup : nullptr);
     rep.violations.insert(rep.violations.end(), std::make_move_iterator(violations.begin()),
                           std::make_move_iterator(violations.end()));
     rep.files.push_back(file.file);
@@ -109,7 +157,11 @@ int run_check(const Globals& globals, const CheckOptions& options)
   if (!scanned.walk.errors.empty()) {
     return util::k_exit_input;
   }
-  return rep.summary.errors > 0 ? util::k_exit_findings : util::k_exit_clean;
+  if (rep.summary.errors > 0) {
+    return util::k_exit_findings;
+  }
+  // The registry was required and could not answer for every pinned reference.
+  return registry_failures > 0 ? util::k_exit_runtime : util::k_exit_clean;
 }
 
 } // namespace changetrail::cli

@@ -1,6 +1,7 @@
 #pragma once
 
 #include "../globals.hpp"
+#include "registry.hpp"
 
 #include <CLI/CLI.hpp>
 
@@ -11,6 +12,8 @@ struct CheckOptions {
   std::string format = "text";
   std::string output;
   unsigned jobs = 0;
+  bool verify_registry = false;
+  RegistryFlags registry;
 };
 
 CLI::App* register_check(CLI::App& app, CheckOptions& options);

@@ -29,11 +29,6 @@ namespace {
 
 const std::vector<std::string> k_formats{"table", "json", "jsonl", "csv", "markdown"};
 
-std::string ledger_path(const Globals& globals)
-{
-  return globals.ledger.empty() ? ledger::default_path() : globals.ledger;
-}
-
 void add_format(CLI::App& sub, std::string& format)
 {
   sub.add_option("--format", format, "Output format")->check(CLI::IsMember(k_formats))->capture_default_str();
@@ -130,19 +125,6 @@ ledger::ScanSummary run_scan_into(const Globals& globals, ledger::Ledger& led, c
   return summary;
 }
 
-// --repo on a query: a directory that is a git repository is scanned first and filtered by its
-// ledger name; anything else is a ledger name.
-std::string prepare_repo(const Globals& globals, const std::string& repo)
-{
-  std::error_code ec;
-  if (repo.empty() || !fs::is_directory(repo, ec)) {
-    return repo;
-  }
-  auto led = ledger::Ledger::open(ledger_path(globals), ledger::Ledger::Mode::write);
-  const auto summary = run_scan_into(globals, led, repo, "", "", true);
-  return summary.name;
-}
-
 // --- JSON ------------------------------------------------------------------------------------
 
 // Appends a reference's JSON object (null when there is none); returns whether it is pinned.
@@ -162,8 +144,71 @@ public:
     return m_ref.has_digest();
   }
 
+  // With a ledger: the DESIGN.md `observed` object of the reference last appended, deployed at
+  // `since`: the first successful registry observation at or after that moment, with the
+  // metadata of the digest that runs; null when there is none. A ledger without observations
+  // costs nothing per row; otherwise each distinct reference and digest is read once.
+  void append_observed(std::string& out, std::int64_t since)
+  {
+    if (m_ledger == nullptr || !m_ref.valid) {
+      out += "null";
+      return;
+    }
+    const std::string key = m_ref.canonical();
+    auto it = m_observations.find(key);
+    if (it == m_observations.end()) {
+      it = m_observations.emplace(key, m_ledger->observations(key)).first;
+    }
+    const ledger::Observation* seen = nullptr;
+    for (const auto& o : it->second) {
+      // A pinned reference is observed when its own digest was found; a tag when it resolved.
+      const bool ok = m_ref.has_digest() ? o.pinned_status == "ok" : o.status == "ok";
+      if (o.observed_at >= since && ok) {
+        seen = &o;
+        break;
+      }
+    }
+    if (seen == nullptr) {
+      out += "null";
+      return;
+    }
+    const std::string& digest = m_ref.has_digest() ? m_ref.digest : seen->digest;
+    auto img = m_images.find(digest);
+    if (img == m_images.end()) {
+      img = m_images.emplace(digest, m_ledger->image(digest)).first;
+    }
+    const auto& m = img->second;
+    out += "{\"digest\":";
+    util::append_json_string(out, digest);
+    out += ",\"observed_at\":";
+    util::append_json_string(out, util::format_rfc3339_utc(seen->observed_at));
+    out += ",\"platforms\":[";
+    const auto& platforms = m ? m->platforms : seen->platforms;
+    for (std::size_t i = 0; i < platforms.size(); ++i) {
+      out += i == 0 ? "{\"platform\":" : ",{\"platform\":";
+      util::append_json_string(out, platforms[i].platform);
+      out += ",\"digest\":";
+      util::append_json_string(out, platforms[i].digest);
+      out += '}';
+    }
+    out += "],\"revision\":";
+    util::append_json_string_or_null(out, m ? m->revision : std::string());
+    out += ",\"source\":";
+    util::append_json_string_or_null(out, m ? m->source : std::string());
+    out += '}';
+  }
+
+  // Reads observations from `led` for append_observed (none: every `observed` is null).
+  void observe(const ledger::Ledger& led)
+  {
+    m_ledger = led.observation_count() > 0 ? &led : nullptr;
+  }
+
 private:
   reference::Reference m_ref;
+  const ledger::Ledger* m_ledger = nullptr;
+  std::unordered_map<std::string, std::vector<ledger::Observation>> m_observations;
+  std::unordered_map<std::string, std::shared_ptr<const registry::ImageMetadata>> m_images;
 };
 
 bool pinned(const std::string& written, const std::string& input)
@@ -218,7 +263,13 @@ void event_json(std::string& out, RefWriter& refs, const ledger::EventRow& row)
   const bool to_pinned = refs.append(out, e.to_ref, e.to_input);
   out += ",\"pinned\":";
   out += to_pinned ? "true" : "false";
-  out += ",\"observed\":null}";
+  out += ",\"observed\":";
+  if (e.to_ref.empty()) {
+    out += "null";
+  } else {
+    refs.append_observed(out, row.time);
+  }
+  out += '}';
 }
 
 void state_json(std::string& out, RefWriter& refs, const ledger::StateRow& s)
@@ -235,7 +286,9 @@ void state_json(std::string& out, RefWriter& refs, const ledger::StateRow& s)
   refs.append(out, s.ref, s.input);
   field(out, "since", util::format_rfc3339_utc(s.since));
   field(out, "commit", s.commit);
-  out += ",\"observed\":null}";
+  out += ",\"observed\":";
+  refs.append_observed(out, s.since);
+  out += '}';
 }
 
 // Output is handed to the stream in pieces of about this size, so a large answer is never held
@@ -557,6 +610,30 @@ std::vector<ledger::StateRow> state_of(const ledger::Ledger& led, const Point& p
 
 } // namespace
 
+void print_grid(std::ostream& os, const std::string& format, const std::vector<std::string>& header,
+                const std::vector<std::vector<std::string>>& rows)
+{
+  write_grid(os, format, header, rows);
+}
+
+std::string ledger_path(const Globals& globals)
+{
+  return globals.ledger.empty() ? ledger::default_path() : globals.ledger;
+}
+
+// --repo on a query: a directory that is a git repository is scanned first and filtered by its
+// ledger name; anything else is a ledger name.
+std::string prepare_repo(const Globals& globals, const std::string& repo)
+{
+  std::error_code ec;
+  if (repo.empty() || !fs::is_directory(repo, ec)) {
+    return repo;
+  }
+  auto led = ledger::Ledger::open(ledger_path(globals), ledger::Ledger::Mode::write);
+  const auto summary = run_scan_into(globals, led, repo, "", "", true);
+  return summary.name;
+}
+
 CLI::App* register_scan(CLI::App& app, ScanOptions& options)
 {
   auto* sub = app.add_subcommand("scan", "Record the image history of a deployment repository into the ledger");
@@ -618,7 +695,11 @@ int run_scan(const Globals& globals, const ScanOptions& options)
               << (s.files_unparsable > 0
                     ? ", " + std::to_string(s.files_unparsable) + " file versions unparsable (-v lists them)"
                     : "")
-              << (s.boundary ? ", shallow boundary" : "") << (s.rewritten ? ", history rewritten" : "") << " in " << secs
+              << (s.boundary ? ", shallow boundary" : "") << (s.rewritten ? ", history rewritten" : "")
+              << (s.observations_imported > 0
+                    ? ", " + std::to_string(s.observations_imported) + " registry observations read from git notes"
+                    : "")
+              << " in " << secs
               << "\n";
   }
   return util::k_exit_clean;
@@ -639,6 +720,7 @@ int run_timeline(const Globals& globals, const QueryOptions& options)
     // Streamed: each event is written as it is read.
     const bool lines = options.format == "jsonl";
     RefWriter refs;
+    refs.observe(led);
     std::string out = lines ? "" : "[";
     bool first = true;
     led.each_event(f, [&](const ledger::EventRow& row) {
@@ -681,6 +763,7 @@ int run_at(const Globals& globals, const QueryOptions& options)
   const auto rows = state_of(led, p, make_filter(options, repo_name));
   if (options.format == "json" || options.format == "jsonl") {
     RefWriter refs;
+    refs.observe(led);
     write_json_list(std::cout, options.format, rows.size(),
                     [&](std::string& out, std::size_t i) { state_json(out, refs, rows[i]); });
   } else {
@@ -755,6 +838,7 @@ int run_diff(const Globals& globals, const QueryOptions& options)
   std::sort(changes.begin(), changes.end(), order); // a moved location sorts at its new path
   if (options.format == "json" || options.format == "jsonl") {
     RefWriter refs;
+    refs.observe(led);
     write_json_list(std::cout, options.format, changes.size(), [&](std::string& out, std::size_t i) {
       out += "{\"change\":";
       util::append_json_string(out, changes[i].change);
@@ -821,6 +905,8 @@ int rebuild_ledger(const Globals& globals)
                   << " events\n";
       }
     }
+    // What registries said cannot be rebuilt from git: it is carried over.
+    led.copy_observations_from(path);
     led.checkpoint_and_close_wal();
   } catch (...) {
     fs::remove(fresh, ec);

@@ -4,6 +4,7 @@
 
 #include <CLI/CLI.hpp>
 
+#include <ostream>
 #include <string>
 #include <vector>
 
@@ -32,6 +33,16 @@ struct LedgerOptions {
   std::string action; // stats | dump
   std::string format = "table";
 };
+
+// An aligned table (format "table"), CSV or Markdown.
+void print_grid(std::ostream& os, const std::string& format, const std::vector<std::string>& header,
+                const std::vector<std::vector<std::string>>& rows);
+
+// The ledger's path: --ledger, else ledger::default_path().
+[[nodiscard]] std::string ledger_path(const Globals& globals);
+// --repo on a query: a directory that is a git repository is scanned first, incrementally, and
+// its ledger name returned; anything else is taken as a ledger name.
+[[nodiscard]] std::string prepare_repo(const Globals& globals, const std::string& repo);
 
 CLI::App* register_scan(CLI::App& app, ScanOptions& options);
 CLI::App* register_timeline(CLI::App& app, QueryOptions& options);
