@@ -3,6 +3,7 @@
 #include "commands/check.hpp"
 #include "commands/extract.hpp"
 #include "commands/history.hpp"
+#include "commands/pin.hpp"
 #include "commands/ref.hpp"
 #include "commands/registry.hpp"
 #include "globals.hpp"
@@ -75,6 +76,8 @@ int main(int argc, char** argv)
   CLI::App* resolve = register_resolve(app, resolve_options);
   DriftOptions drift_options;
   CLI::App* drift = register_drift(app, drift_options);
+  PinOptions pin_options;
+  CLI::App* pin = register_pin(app, pin_options);
 
   try {
     app.parse(argc, argv);
@@ -125,8 +128,11 @@ int main(int argc, char** argv)
     if (drift->parsed()) {
       return run_drift(globals, drift_options);
     }
+    if (pin->parsed()) {
+      return run_pin(globals, pin_options);
+    }
     std::cerr << app.help();
-    error_line("no command given (ref, extract, check, scan, resolve, drift, timeline, at, diff, ledger)");
+    error_line("no command given (ref, extract, check, pin, scan, resolve, drift, timeline, at, diff, ledger)");
     return util::k_exit_input;
   } catch (const util::InputError& e) {
     error_line(e.what());

@@ -778,8 +778,8 @@ PinResult pin_file(const extract::FileInput& input, const extract::FileResult& r
   std::vector<Target> targets;
   const Lines lines(text);
   // One lookup per reference, however often the file names it.
-  std::unordered_map<std::string, std::expected<std::string, std::string>> looked_up;
-  const auto lookup = [&](const reference::Reference& r) -> const std::expected<std::string, std::string>& {
+  std::unordered_map<std::string, DigestAnswer> looked_up;
+  const auto lookup = [&](const reference::Reference& r) -> const DigestAnswer& {
     const auto key = r.canonical();
     auto it = looked_up.find(key);
     if (it == looked_up.end()) {
@@ -796,14 +796,14 @@ PinResult pin_file(const extract::FileInput& input, const extract::FileResult& r
       reasons[i] = "the file has a YAML syntax error; not rewritten";
     } else if (auto why = not_pinnable(f)) {
       reasons[i] = std::move(*why);
-    } else if (const auto& digest = lookup(f.image); !digest) {
-      reasons[i] = digest.error().empty() ? "no digest known" : digest.error();
-    } else if (auto bad = reference::validate_digest(*digest); !bad.empty()) {
+    } else if (const auto& answer = lookup(f.image); answer.digest.empty()) {
+      reasons[i] = answer.why_not.empty() ? "no digest known" : answer.why_not;
+    } else if (auto bad = reference::validate_digest(answer.digest); !bad.empty()) {
       reasons[i] = "the lookup gave an invalid digest: " + bad;
     } else {
       Target t;
       t.finding = i;
-      t.digest = *digest;
+      t.digest = answer.digest;
       t.offset = lines.offset(f.line, f.column);
       targets.push_back(std::move(t));
     }

@@ -69,9 +69,9 @@ std::string crlf(std::string_view s)
 }
 
 // Every reference gets k_digest.
-std::expected<std::string, std::string> every(const reference::Reference&)
+pin::DigestAnswer every(const reference::Reference&)
 {
-  return k_digest;
+  return {k_digest, {}};
 }
 
 extract::FileInput input_for(std::string_view content, std::string_view rel)
@@ -470,15 +470,15 @@ TEST_CASE("pin: the lookup's answers", "[pin]")
   const std::string content =
       "a:\n  image: nginx:1.25\nb:\n  image: redis:7\nc:\n  image: alpine:3.19\nd:\n  image: nginx:1.25\n";
   std::map<std::string, int> calls;
-  const auto lookup = [&](const reference::Reference& ref) -> std::expected<std::string, std::string> {
+  const auto lookup = [&](const reference::Reference& ref) -> pin::DigestAnswer {
     ++calls[ref.canonical()];
     if (ref.repository == "library/redis") {
-      return std::unexpected(std::string("tag not found"));
+      return {{}, "tag not found"};
     }
     if (ref.repository == "library/alpine") {
-      return std::unexpected(std::string());
+      return {};
     }
-    return k_digest;
+    return {k_digest, {}};
   };
   const auto r = pin_text(content, "values.yaml", lookup);
   INFO(describe(r));
@@ -497,7 +497,7 @@ TEST_CASE("pin: the lookup's answers", "[pin]")
 
   const auto bad =
       pin_text("image: nginx:1.25\n", "values.yaml",
-               [](const reference::Reference&) -> std::expected<std::string, std::string> { return "sha256:abc"; });
+               [](const reference::Reference&) -> pin::DigestAnswer { return {"sha256:abc", {}}; });
   CHECK(bad.text == "image: nginx:1.25\n");
   CHECK(only_skip(bad).reason.starts_with("the lookup gave an invalid digest: "));
 }

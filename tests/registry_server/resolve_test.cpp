@@ -509,3 +509,49 @@ TEST_CASE("registry: check --verify-registry reports a moved tag and a digest th
     CHECK(r.exit_code == 0);
   }
 }
+
+TEST_CASE("registry: pin shows a diff (exit 1) and --write rewrites to tag@digest, keeping every other byte",
+          "[registry_server][pin]")
+{
+  const RegistryFixture& f = registry_fixture();
+  const std::string h = f.open.host;
+  TempDir tmp;
+  const std::string compose = "# the web tier\nservices:\n  web:\n    image: \"" + h +
+                              "/fixture/app:v1\"   # keep this comment\n  worker:\n    image: " + h +
+                              "/fixture/multi:v1\r\n  gone:\n    image: " + h + "/fixture/app:no-such-tag\n";
+  const std::string dockerfile = "FROM --platform=$BUILDPLATFORM " + h + "/fixture/docker:v1 AS build\nRUN true\n";
+  (void)tmp.write("src/compose.yaml", compose);
+  (void)tmp.write("src/Dockerfile", dockerfile);
+  const std::string app = f.image("open/fixture/app:v1").digest;
+  const std::string multi = f.image("open/fixture/multi:v1").digest;
+  const std::string docker = f.image("open/fixture/docker:v1").digest;
+
+  const RunResult diff = ct(tmp, {"pin", (tmp / "src").string(), "--insecure-registry", h});
+  INFO(show(diff));
+  CHECK(diff.exit_code == 1);
+  CHECK(diff.out.find("+    image: \"" + h + "/fixture/app:v1@" + app + "\"   # keep this comment") != std::string::npos);
+  CHECK(diff.out.find("-    image: \"" + h + "/fixture/app:v1\"   # keep this comment") != std::string::npos);
+  CHECK(diff.err.find("fixture/app:no-such-tag not found") != std::string::npos);
+  CHECK(read_file(tmp / "src/compose.yaml") == compose); // nothing written without --write
+
+  const RunResult write = ct(tmp, {"pin", (tmp / "src").string(), "--insecure-registry", h, "--write"});
+  INFO(show(write));
+  CHECK(write.exit_code == 0);
+  std::string expected = compose;
+  const auto put = [&expected](const std::string& from, const std::string& to) {
+    const auto at = expected.find(from);
+    REQUIRE(at != std::string::npos);
+    expected.replace(at, from.size(), to);
+  };
+  put(h + "/fixture/app:v1\"", h + "/fixture/app:v1@" + app + "\"");
+  put(h + "/fixture/multi:v1\r\n", h + "/fixture/multi:v1@" + multi + "\r\n");
+  CHECK(read_file(tmp / "src/compose.yaml") == expected);
+  CHECK(read_file(tmp / "src/Dockerfile")
+        == "FROM --platform=$BUILDPLATFORM " + h + "/fixture/docker:v1@" + docker + " AS build\nRUN true\n");
+
+  // Nothing left to pin but the tag that does not exist: exit 0 without --write means "nothing would change".
+  const RunResult again = ct(tmp, {"pin", (tmp / "src").string(), "--insecure-registry", h});
+  INFO(show(again));
+  CHECK(again.exit_code == 0);
+  CHECK(again.out.empty());
+}

@@ -1122,7 +1122,7 @@ int start(const Paths& paths, const std::string& self)
     std::string errors;
     std::size_t next = 0;
     std::vector<std::thread> threads;
-    for (int t = 0; t < 3; ++t) {
+    for (int t = 0; t < 2; ++t) {
       threads.emplace_back([&] {
         for (;;) {
           const StandardImage* image = nullptr;

@@ -36,11 +36,13 @@
 //     string; that `1.10` alone is the float 1.1 to YAML is the file's own, earlier problem).
 //   - YAML flow collections are rewritten where the edit is local: a scalar gets its suffix,
 //     a flow kustomize entry gets `, digest: ...` after its newTag value.
-//   - Self-check: the rewritten text is extracted again and must give the same locations, each
-//     rewritten one with the same name and tag plus the digest, every other one unchanged (or
-//     pinned through an alias of a rewritten anchor). An edit that does not read back is
-//     dropped and reported as a skip; when the file as a whole does not read back the same, it
-//     is left unchanged.
+//   - Self-check: the rewritten text is extracted again and must give the same locations and
+//     problems, each rewritten one with the same name and tag plus the digest, every other one
+//     unchanged or pinned to the digest of the same reference (an alias of a rewritten anchor,
+//     then reported as a change too). An edit that does not read back is dropped and reported
+//     as a skip. When the file as a whole reads differently (an edit also changed another
+//     reference, e.g. through a shared anchor), each edit is tried alone and only those that
+//     pass alone are kept; if those still fail together, the file is left unchanged.
 //   - A file with a YAML syntax error is not rewritten (what follows the error is unknown).
 //   - Every finding without a digest ends up either in `changes` or in `skipped`.
 
@@ -49,7 +51,6 @@
 #include <changetrail/reference/reference.hpp>
 
 #include <cstdint>
-#include <expected>
 #include <functional>
 #include <optional>
 #include <string>
@@ -93,7 +94,13 @@ struct PinResult {
 
 // The digest to pin `ref` to ("sha256:..."), or why there is none (the registry's answer:
 // "tag not found", "registry unreachable", or simply "no digest known").
-using DigestLookup = std::function<std::expected<std::string, std::string>(const reference::Reference&)>;
+// (A struct rather than std::expected: clang 14, which builds the fuzz targets, cannot compile
+// libstdc++ 12's <expected>.)
+struct DigestAnswer {
+  std::string digest;  // empty: none known
+  std::string why_not; // when there is none; empty: "no digest known"
+};
+using DigestLookup = std::function<DigestAnswer(const reference::Reference&)>;
 
 // Rewrites the unpinned references of one file. `input` is what `result` was extracted from
 // (its content and kind; compose .env through read_dotenv), `result` its findings, possibly
