@@ -384,7 +384,7 @@ TEST_CASE("history: a ledger of schema 1 is refused by queries and upgraded by s
   REQUIRE(diff_before.exit_code == 0);
   // What schema 1 was: the state index without `superseded`, no registry observations.
   sql(l, "DROP INDEX events_by_location_state; CREATE INDEX events_by_location ON events(location_id, seq); "
-         "DROP TABLE observations; DROP TABLE images; UPDATE meta SET value = '1' WHERE key = 'schema_version'");
+         "DROP TABLE observations; DROP TABLE images; ALTER TABLE repos DROP COLUMN notes_commit; UPDATE meta SET value = '1' WHERE key = 'schema_version'");
 
   const RunResult q = ct(l, {"timeline", "--since", "2000-01-01"});
   const std::string e = one_error(q, 2);
