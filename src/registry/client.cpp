@@ -889,7 +889,8 @@ struct Client::Impl {
         get_manifest(job, chosen, [this, job, digest, m](Status ps, const std::string& perror, const std::string&,
                                                          const std::string&, const std::string& pbody) {
           if (ps != Status::ok) {
-            finish_metadata(digest, m, perror);
+            // Metadata is kept forever per digest: a partial answer would hide the labels for good.
+            finish_metadata(digest, nullptr, perror);
             return;
           }
           nlohmann::json image = nlohmann::json::parse(pbody, nullptr, false);
@@ -924,8 +925,13 @@ struct Client::Impl {
     }
     get_blob(job, config_digest, [this, digest, m, manifest_annotations, from_index](Status s, const std::string& error,
                                                                                       const std::string& body) {
+      if (s != Status::ok) {
+        // Unverified or missing labels are not "no labels": metadata is kept forever per digest.
+        finish_metadata(digest, nullptr, error);
+        return;
+      }
       std::map<std::string, std::string> labels;
-      if (s == Status::ok) {
+      {
         nlohmann::json cfg = nlohmann::json::parse(body, nullptr, false);
         if (cfg.is_object()) {
           auto c = cfg.find("config");
@@ -942,7 +948,7 @@ struct Client::Impl {
         }
       }
       ImageMetadata merged = merge(*m, labels, manifest_annotations, from_index);
-      finish_metadata(digest, std::make_shared<ImageMetadata>(std::move(merged)), s == Status::ok ? std::string() : error);
+      finish_metadata(digest, std::make_shared<ImageMetadata>(std::move(merged)), {});
     });
   }
 

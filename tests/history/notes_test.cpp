@@ -78,6 +78,16 @@ TEST_CASE("history: scan reads observations from git notes once; a bad note is s
   }
   CHECK(observed == 1);
 
+  // The tables say it too: the digest and the image's source revision, "?" when nothing was observed.
+  const RunResult table = run_changetrail({"--ledger", l, "timeline", "--since", "2000-01-01"});
+  REQUIRE(table.exit_code == 0);
+  CHECK(table.out.find("+ ghcr.io/acme/web:1.0 (unpinned)  (sha256:bbbbbbbbbbbb rev 0123456789ab)") != std::string::npos);
+  CHECK(table.out.find("+ ghcr.io/acme/other:2.0 (unpinned)  (?)") != std::string::npos);
+  const RunResult at_csv = run_changetrail({"--ledger", l, "at", rfc3339(t(5)), "--format", "csv"});
+  REQUIRE(at_csv.exit_code == 0);
+  CHECK(lines_of(at_csv.out).at(0) == "repo,env,path,location,ref,since,commit,observed");
+  CHECK(at_csv.out.find(",sha256:bbbbbbbbbbbb rev 0123456789ab\n") != std::string::npos);
+
   // The notes ref has not moved: the next scan does not read the notes again (no warning either).
   const RunResult again = run_changetrail({"--ledger", l, "scan", "--repo", repo.str()});
   CHECK(again.exit_code == 0);

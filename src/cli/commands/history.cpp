@@ -150,40 +150,18 @@ public:
   // costs nothing per row; otherwise each distinct reference and digest is read once.
   void append_observed(std::string& out, std::int64_t since)
   {
-    if (m_ledger == nullptr || !m_ref.valid) {
+    const Seen seen = find_observed(since);
+    if (seen.observation == nullptr) {
       out += "null";
       return;
     }
-    const std::string key = m_ref.canonical();
-    auto it = m_observations.find(key);
-    if (it == m_observations.end()) {
-      it = m_observations.emplace(key, m_ledger->observations(key)).first;
-    }
-    const ledger::Observation* seen = nullptr;
-    for (const auto& o : it->second) {
-      // A pinned reference is observed when its own digest was found; a tag when it resolved.
-      const bool ok = m_ref.has_digest() ? o.pinned_status == "ok" : o.status == "ok";
-      if (o.observed_at >= since && ok) {
-        seen = &o;
-        break;
-      }
-    }
-    if (seen == nullptr) {
-      out += "null";
-      return;
-    }
-    const std::string& digest = m_ref.has_digest() ? m_ref.digest : seen->digest;
-    auto img = m_images.find(digest);
-    if (img == m_images.end()) {
-      img = m_images.emplace(digest, m_ledger->image(digest)).first;
-    }
-    const auto& m = img->second;
+    const auto& m = seen.image;
     out += "{\"digest\":";
-    util::append_json_string(out, digest);
+    util::append_json_string(out, seen.digest);
     out += ",\"observed_at\":";
-    util::append_json_string(out, util::format_rfc3339_utc(seen->observed_at));
+    util::append_json_string(out, util::format_rfc3339_utc(seen.observation->observed_at));
     out += ",\"platforms\":[";
-    const auto& platforms = m ? m->platforms : seen->platforms;
+    const auto& platforms = m ? m->platforms : seen.observation->platforms;
     for (std::size_t i = 0; i < platforms.size(); ++i) {
       out += i == 0 ? "{\"platform\":" : ",{\"platform\":";
       util::append_json_string(out, platforms[i].platform);
@@ -198,6 +176,29 @@ public:
     out += '}';
   }
 
+  // The same for people: "sha256:0123456789ab rev 8c1f0a6e2d7b" (the revision when the image's
+  // labels carry one), "?" when nothing was observed, empty when the ledger has no observations.
+  // Parses `written` (the reference of the row) itself.
+  std::string observed_text(const std::string& written, const std::string& input, std::int64_t since)
+  {
+    if (m_ledger == nullptr || written.empty()) {
+      return {};
+    }
+    m_ref = reference::parse(input.empty() ? written : input);
+    const Seen seen = find_observed(since);
+    if (seen.observation == nullptr) {
+      return "?";
+    }
+    const auto colon = seen.digest.find(':');
+    std::string text = seen.digest.substr(0, colon == std::string::npos ? 19 : colon + 13);
+    if (seen.image && !seen.image->revision.empty()) {
+      text += " rev " + seen.image->revision.substr(0, 12);
+    }
+    return text;
+  }
+
+  [[nodiscard]] bool observing() const { return m_ledger != nullptr; }
+
   // Reads observations from `led` for append_observed (none: every `observed` is null).
   void observe(const ledger::Ledger& led)
   {
@@ -205,6 +206,45 @@ public:
   }
 
 private:
+  struct Seen {
+    const ledger::Observation* observation = nullptr;
+    std::string digest; // the digest that runs: the pinned one, else the tag's
+    std::shared_ptr<const registry::ImageMetadata> image;
+  };
+
+  // The first successful observation of m_ref at or after `since`. A ledger without observations
+  // costs nothing; otherwise each distinct reference and digest is read once per query.
+  Seen find_observed(std::int64_t since)
+  {
+    Seen seen;
+    if (m_ledger == nullptr || !m_ref.valid) {
+      return seen;
+    }
+    const std::string key = m_ref.canonical();
+    auto it = m_observations.find(key);
+    if (it == m_observations.end()) {
+      it = m_observations.emplace(key, m_ledger->observations(key)).first;
+    }
+    for (const auto& o : it->second) {
+      // A pinned reference is observed when its own digest was found; a tag when it resolved.
+      const bool ok = m_ref.has_digest() ? o.pinned_status == "ok" : o.status == "ok";
+      if (o.observed_at >= since && ok) {
+        seen.observation = &o;
+        break;
+      }
+    }
+    if (seen.observation == nullptr) {
+      return seen;
+    }
+    seen.digest = m_ref.has_digest() ? m_ref.digest : seen.observation->digest;
+    auto img = m_images.find(seen.digest);
+    if (img == m_images.end()) {
+      img = m_images.emplace(seen.digest, m_ledger->image(seen.digest)).first;
+    }
+    seen.image = img->second;
+    return seen;
+  }
+
   reference::Reference m_ref;
   const ledger::Ledger* m_ledger = nullptr;
   std::unordered_map<std::string, std::vector<ledger::Observation>> m_observations;
@@ -456,7 +496,8 @@ bool one_repo(const Rows& rows)
 
 // The timeline table, streamed from the ledger: one line per commit (time, short id, author,
 // summary, and "[repo]" when the window spans several repositories), then one line per location.
-void write_timeline_table(std::ostream& os, const ledger::Ledger& led, const ledger::Filter& f, bool local)
+void write_timeline_table(std::ostream& os, const ledger::Ledger& led, const ledger::Filter& f, bool local,
+                          RefWriter& refs)
 {
   std::string out;
   // Where each commit line ends, and its repository: the "[repo]" tags go there when the window
@@ -496,6 +537,9 @@ void write_timeline_table(std::ostream& os, const ledger::Ledger& led, const led
              + unpinned_mark(e.to_ref, e.to_input);
     } else {
       what = e.from_ref + " -> " + e.to_ref + unpinned_mark(e.to_ref, e.to_input);
+    }
+    if (refs.observing() && !e.to_ref.empty()) {
+      what += "  (" + refs.observed_text(e.to_ref, e.to_input, row.time) + ")";
     }
     out += "    ";
     out += e.env.empty() ? "-" : e.env;
@@ -739,14 +783,26 @@ int run_timeline(const Globals& globals, const QueryOptions& options)
     std::cout.flush();
     return util::k_exit_clean;
   }
+  // With registry observations in the ledger, each reference gets the digest observed after
+  // it was deployed (and the image's source revision); without, the output is as before.
+  RefWriter refs;
+  refs.observe(led);
   if (options.format == "table") {
-    write_timeline_table(std::cout, led, f, options.local);
+    write_timeline_table(std::cout, led, f, options.local, refs);
   } else {
     // CSV and Markdown, streamed like JSON.
     std::string out;
-    append_grid_header(out, options.format, k_event_header);
+    auto header = k_event_header;
+    if (refs.observing()) {
+      header.emplace_back("observed");
+    }
+    append_grid_header(out, options.format, header);
     led.each_event(f, [&](const ledger::EventRow& row) {
-      append_grid_row(out, options.format, event_cells(row, options.local));
+      auto cells = event_cells(row, options.local);
+      if (refs.observing()) {
+        cells.push_back(refs.observed_text(row.event.to_ref, row.event.to_input, row.time));
+      }
+      append_grid_row(out, options.format, cells);
       flush(std::cout, out, true);
     });
     flush(std::cout, out);
@@ -767,11 +823,19 @@ int run_at(const Globals& globals, const QueryOptions& options)
     write_json_list(std::cout, options.format, rows.size(),
                     [&](std::string& out, std::size_t i) { state_json(out, refs, rows[i]); });
   } else {
+    RefWriter refs;
+    refs.observe(led);
     std::vector<std::vector<std::string>> cells;
     for (const auto& r : rows) {
       cells.push_back(state_cells(r, options.local));
+      if (refs.observing()) {
+        cells.back().push_back(refs.observed_text(r.ref, r.input, r.since));
+      }
     }
     auto header = k_state_header;
+    if (refs.observing()) {
+      header.emplace_back("observed");
+    }
     if (options.format == "table" && one_repo(rows)) {
       drop_column(header, cells, 0); // one repository: its name on every line says nothing
     }
@@ -857,6 +921,11 @@ int run_diff(const Globals& globals, const QueryOptions& options)
       out += '}';
     });
   } else {
+    RefWriter refs;
+    refs.observe(led);
+    const auto observed = [&refs](const ledger::StateRow* r) {
+      return r == nullptr ? std::string("-") : refs.observed_text(r->ref, r->input, r->since);
+    };
     std::vector<std::vector<std::string>> cells;
     for (const auto& c : changes) {
       const auto* s = c.to != nullptr ? c.to : c.from;
@@ -864,11 +933,19 @@ int run_diff(const Globals& globals, const QueryOptions& options)
                        c.change == "moved" ? c.from->path + " -> " + c.to->path : s->path, s->location,
                        c.from != nullptr ? c.from->ref : "-",
                        c.to != nullptr ? c.to->ref + unpinned_mark(c.to->ref, c.to->input) : "-"});
+      if (refs.observing()) {
+        cells.back().push_back(observed(c.from));
+        cells.back().push_back(observed(c.to));
+      }
     }
     if (options.format == "table" && cells.empty()) {
       std::cout << "no differences\n";
     } else {
       std::vector<std::string> header{"change", "repo", "env", "path", "location", "from", "to"};
+      if (refs.observing()) {
+        header.emplace_back("from observed");
+        header.emplace_back("to observed");
+      }
       const bool single_repo = std::all_of(cells.begin(), cells.end(), [&](const auto& row) { return row[1] == cells.front()[1]; });
       if (options.format == "table" && single_repo) {
         drop_column(header, cells, 1);
