@@ -172,6 +172,16 @@ void take_annotations(ImageMetadata& m, const nlohmann::json& doc, const char* f
 
 const std::string k_empty;
 
+http::Limits limits_of(const Options& o)
+{
+  http::Limits l;
+  l.per_host = o.per_host;
+  l.total = o.total;
+  l.timeout = o.timeout;
+  l.connect_timeout = o.connect_timeout;
+  return l;
+}
+
 } // namespace
 
 const char* to_string(Status s)
@@ -299,7 +309,7 @@ struct Client::Impl {
 
   Impl(Options o, CredentialStore c)
     : opt(std::move(o)), credentials(std::move(c)),
-      engine(http::Limits{opt.per_host, opt.total, opt.timeout, opt.connect_timeout, "changetrail"})
+      engine(limits_of(opt))
   {
   }
 

@@ -69,6 +69,8 @@ struct Limits {
   std::chrono::milliseconds timeout{30000};
   std::chrono::milliseconds connect_timeout{10000};
   std::string user_agent = "changetrail";
+  std::string ca_file; // CA bundle instead of the system's (default: $SSL_CERT_FILE)
+  std::string ca_dir;  // CA directory (default: $SSL_CERT_DIR)
 };
 
 class Engine {

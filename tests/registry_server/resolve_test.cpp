@@ -7,6 +7,10 @@
 #include "support/registry_fixture.hpp"
 
 #include <sqlite3.h>
+#include <sys/wait.h>
+
+#include <csignal>
+#include <cstdio>
 
 #include <atomic>
 #include <random>
@@ -554,4 +558,93 @@ TEST_CASE("registry: pin shows a diff (exit 1) and --write rewrites to tag@diges
   INFO(show(again));
   CHECK(again.exit_code == 0);
   CHECK(again.out.empty());
+}
+
+namespace {
+
+// A docker-registry of the test's own serving https with a self-signed certificate for
+// 127.0.0.1 (the shared fixture speaks plain http). Stopped when the object goes.
+class TlsRegistry {
+public:
+  explicit TlsRegistry(const TempDir& tmp)
+  {
+    const fs::path dir = tmp / "tls";
+    fs::create_directories(dir);
+    m_cert = (dir / "cert.pem").string();
+    const RunResult gen = run({"openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj",
+                               "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1", "-keyout",
+                               (dir / "key.pem").string(), "-out", m_cert});
+    INFO(gen.err);
+    REQUIRE(gen.exit_code == 0);
+    const RunResult port = run({"python3", "-c",
+                                "import socket; s = socket.socket(); s.bind(('127.0.0.1', 0)); print(s.getsockname()[1])"});
+    REQUIRE(port.exit_code == 0);
+    m_host = "127.0.0.1:" + port.out.substr(0, port.out.find('\n'));
+    (void)tmp.write("tls/config.yml", "version: 0.1\nlog: {level: error}\nstorage:\n  filesystem: {rootdirectory: " +
+                                        (dir / "storage").string() + "}\nhttp:\n  addr: " + m_host +
+                                        "\n  tls: {certificate: " + m_cert + ", key: " + (dir / "key.pem").string() +
+                                        "}\n");
+    m_pid = ::fork();
+    REQUIRE(m_pid >= 0);
+    if (m_pid == 0) {
+      const std::string config = (dir / "config.yml").string();
+      const std::string log = (dir / "registry.log").string();
+      // The access log goes to stdout: both into the file, not into the test's output.
+      (void)std::freopen(log.c_str(), "w", stderr);
+      (void)std::freopen(log.c_str(), "a", stdout);
+      ::execlp("docker-registry", "docker-registry", "serve", config.c_str(), static_cast<char*>(nullptr));
+      ::_exit(127);
+    }
+    for (int i = 0; i < 100; ++i) {
+      if (run({"curl", "-sk", "-o", "/dev/null", "https://" + m_host + "/v2/"}).exit_code == 0) {
+        return;
+      }
+      ::usleep(100000);
+    }
+    FAIL("the TLS registry did not start: " << read_file(dir / "registry.log"));
+  }
+  ~TlsRegistry()
+  {
+    if (m_pid > 0) {
+      ::kill(m_pid, SIGTERM);
+      int status = 0;
+      ::waitpid(m_pid, &status, 0);
+    }
+  }
+  TlsRegistry(const TlsRegistry&) = delete;
+  TlsRegistry& operator=(const TlsRegistry&) = delete;
+
+  [[nodiscard]] const std::string& host() const { return m_host; }
+  [[nodiscard]] const std::string& cert() const { return m_cert; }
+
+private:
+  std::string m_host;
+  std::string m_cert;
+  pid_t m_pid = -1;
+};
+
+} // namespace
+
+TEST_CASE("registry: TLS is always verified; a private CA is trusted through SSL_CERT_FILE",
+          "[registry_server][resolve][tls]")
+{
+  TempDir tmp;
+  TlsRegistry tls(tmp);
+  const TestRegistry reg{"tls", tls.host(), "", ""};
+  ImageSpec spec;
+  spec.salt = "tls";
+  // skopeo pushes with verification off; changetrail never turns it off.
+  const PushedImage pushed = push_image(reg, "acme/tls:v1", spec);
+  GitRepo repo(tmp / "repo");
+  deploy(repo, {pushed.reference});
+
+  const RunResult untrusted = ct(tmp, {"resolve", "--repo", repo.str()});
+  INFO(show(untrusted));
+  CHECK(untrusted.exit_code == 3);
+  CHECK(untrusted.err.find("[tls]") != std::string::npos);
+
+  const RunResult trusted = ct(tmp, {"resolve", "--repo", repo.str(), "--format", "json"}, {"SSL_CERT_FILE=" + tls.cert()});
+  INFO(show(trusted));
+  REQUIRE(trusted.exit_code == 0);
+  CHECK(by_reference(json::parse(trusted.out), pushed.reference).at("digest") == pushed.digest);
 }
