@@ -648,3 +648,26 @@ TEST_CASE("registry: TLS is always verified; a private CA is trusted through SSL
   REQUIRE(trusted.exit_code == 0);
   CHECK(by_reference(json::parse(trusted.out), pushed.reference).at("digest") == pushed.digest);
 }
+
+TEST_CASE("registry: resolve --all also asks about references of the history that were never observed",
+          "[registry_server][resolve]")
+{
+  const RegistryFixture& f = registry_fixture();
+  const std::string h = f.open.host;
+  TempDir tmp;
+  GitRepo repo(tmp / "repo");
+  deploy(repo, {h + "/fixture/docker:v1"}, t(1));
+  deploy(repo, {h + "/fixture/app:v1"}, t(2)); // docker:v1 is no longer deployed
+
+  const json tip = resolve_json(tmp, repo, h);
+  REQUIRE(tip.size() == 1);
+  CHECK(tip[0].at("reference") == h + "/fixture/app:v1");
+
+  const json all = resolve_json(tmp, repo, h, 0, {"--all"});
+  REQUIRE(all.size() == 2);
+  CHECK(by_reference(all, h + "/fixture/docker:v1").at("digest") == f.image("open/fixture/docker:v1").digest);
+
+  // Everything of the history is observed now: --all adds nothing beyond the tip.
+  const json again = resolve_json(tmp, repo, h, 0, {"--all"});
+  CHECK(again.size() == 1);
+}
