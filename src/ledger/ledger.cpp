@@ -115,6 +115,7 @@ CREATE TABLE images(
   created TEXT NOT NULL,
   version TEXT NOT NULL,
   labels TEXT NOT NULL,
+  annotations TEXT NOT NULL,
   fetched_at INTEGER NOT NULL) WITHOUT ROWID;
 )sql",
 };

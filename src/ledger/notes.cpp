@@ -89,7 +89,8 @@ std::string note_text(const NoteContent& content)
                       {"source", m->source},
                       {"created", m->created},
                       {"version", m->version},
-                      {"labels", m->labels}});
+                      {"labels", m->labels},
+                      {"annotations", m->annotations}});
   }
   json doc = {{"changetrail", 1}, {"observations", observations}, {"images", images}};
   return doc.dump(1) + "\n";
@@ -142,10 +143,12 @@ std::optional<NoteContent> parse_note(std::string_view text, std::string& error)
       m->source = text_of(i, "source");
       m->created = text_of(i, "created");
       m->version = text_of(i, "version");
-      if (auto labels = i.find("labels"); labels != i.end() && labels->is_object()) {
-        for (const auto& [k, v] : labels->items()) {
-          if (v.is_string()) {
-            m->labels[k] = v.get<std::string>();
+      for (const auto& [field, target] : {std::pair{"labels", &m->labels}, std::pair{"annotations", &m->annotations}}) {
+        if (auto values = i.find(field); values != i.end() && values->is_object()) {
+          for (const auto& [k, v] : values->items()) {
+            if (v.is_string()) {
+              (*target)[k] = v.get<std::string>();
+            }
           }
         }
       }

@@ -44,6 +44,20 @@ std::vector<registry::Platform> platforms_of(const std::string& text)
   return out;
 }
 
+// A JSON object's string values (labels, annotations).
+void string_map(const std::string& text, std::map<std::string, std::string>& out)
+{
+  const nlohmann::json j = nlohmann::json::parse(text, nullptr, false);
+  if (!j.is_object()) {
+    return;
+  }
+  for (const auto& [k, v] : j.items()) {
+    if (v.is_string()) {
+      out[k] = v.get<std::string>();
+    }
+  }
+}
+
 Observation read_observation(const Stmt& s)
 {
   Observation o;
@@ -83,7 +97,7 @@ void Ledger::add_observations(const std::vector<Observation>& observations,
     }
     Stmt img(m_db,
              "INSERT OR IGNORE INTO images(digest, media_type, platforms, revision, source, created, version, labels, "
-             "fetched_at) VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?)",
+             "annotations, fetched_at) VALUES(?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
              m_path);
     for (const auto& m : images) {
       if (!m) {
@@ -92,7 +106,7 @@ void Ledger::add_observations(const std::vector<Observation>& observations,
       img.reset();
       img.bind(1, m->digest).bind(2, m->media_type).bind(3, platforms_json(m->platforms)).bind(4, m->revision);
       img.bind(5, m->source).bind(6, m->created).bind(7, m->version);
-      img.bind(8, nlohmann::json(m->labels).dump()).bind(9, now);
+      img.bind(8, nlohmann::json(m->labels).dump()).bind(9, nlohmann::json(m->annotations).dump()).bind(10, now);
       img.run();
     }
     commit();
@@ -105,7 +119,8 @@ void Ledger::add_observations(const std::vector<Observation>& observations,
 std::shared_ptr<const registry::ImageMetadata> Ledger::image(const std::string& digest) const
 {
   Stmt s(m_db,
-         "SELECT media_type, platforms, revision, source, created, version, labels FROM images WHERE digest = ?",
+         "SELECT media_type, platforms, revision, source, created, version, labels, annotations FROM images "
+         "WHERE digest = ?",
          m_path);
   s.bind(1, digest);
   if (!s.step()) {
@@ -119,14 +134,8 @@ std::shared_ptr<const registry::ImageMetadata> Ledger::image(const std::string& 
   m->source = s.text(3);
   m->created = s.text(4);
   m->version = s.text(5);
-  const nlohmann::json labels = nlohmann::json::parse(s.text(6), nullptr, false);
-  if (labels.is_object()) {
-    for (const auto& [k, v] : labels.items()) {
-      if (v.is_string()) {
-        m->labels[k] = v.get<std::string>();
-      }
-    }
-  }
+  string_map(s.text(6), m->labels);
+  string_map(s.text(7), m->annotations);
   return m;
 }
 

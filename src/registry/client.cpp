@@ -168,6 +168,11 @@ void take_annotations(ImageMetadata& m, const nlohmann::json& doc, const char* f
       *targets[i] = v->get<std::string>();
     }
   }
+  for (const auto& [k, v] : it->items()) {
+    if (v.is_string()) {
+      m.annotations[k] = v.get<std::string>();
+    }
+  }
 }
 
 const std::string k_empty;
@@ -707,7 +712,7 @@ struct Client::Impl {
       return;
     }
     if (r.status >= 500) {
-      done(Status::protocol, job->where + ": answered " + std::to_string(r.status) + " after " + std::to_string(opt.max_tries) + " tries", r);
+      done(Status::protocol, job->where + ": answered " + std::to_string(r.status), r);
       return;
     }
     done(Status::ok, {}, r);
@@ -755,6 +760,7 @@ struct Client::Impl {
               get_manifest(job, target, [out, done](Status gs, const std::string& gerror, const std::string& digest,
                                                     const std::string& media_type, const std::string&) {
                 out->status = gs;
+                out->http_status = gs == Status::ok ? 200 : out->http_status;
                 out->error = gerror;
                 out->digest = digest;
                 out->media_type = media_type;
@@ -968,6 +974,14 @@ struct Client::Impl {
   {
     ImageMetadata out = index_level;
     out.labels = labels;
+    // The image manifest's own annotations over the index's.
+    if (manifest_annotations.is_object()) {
+      for (const auto& [k, v] : manifest_annotations.items()) {
+        if (v.is_string()) {
+          out.annotations[k] = v.get<std::string>();
+        }
+      }
+    }
     std::string index_values[] = {out.revision, out.source, out.created, out.version};
     std::string* targets[] = {&out.revision, &out.source, &out.created, &out.version};
     for (std::size_t i = 0; i < std::size(k_annotation_keys); ++i) {

@@ -168,6 +168,7 @@ struct Engine::Transfer {
   char error[CURL_ERROR_SIZE] = {};
   std::size_t header_bytes = 0;
   bool too_large = false;
+  bool headers_too_large = false;
   bool address_refused = false;
 
   static std::size_t on_body(char* data, std::size_t size, std::size_t n, void* self)
@@ -189,6 +190,7 @@ struct Engine::Transfer {
     t->header_bytes += len;
     if (t->header_bytes > k_header_cap) {
       t->too_large = true;
+      t->headers_too_large = true;
       return 0;
     }
     std::string_view line(data, len);
@@ -362,7 +364,8 @@ void Engine::finish(CURL* easy, CURLcode code)
   r.status = status;
   if (t->too_large || code == CURLE_FILESIZE_EXCEEDED) {
     r.failure = Failure::too_large;
-    r.error = "answer larger than " + std::to_string(t->request.body_cap / 1024) + " KiB";
+    r.error = t->headers_too_large ? "answer headers larger than " + std::to_string(k_header_cap / 1024) + " KiB"
+                                   : "answer larger than " + std::to_string(t->request.body_cap / 1024) + " KiB";
   } else if (t->address_refused) {
     r.failure = Failure::refused;
     r.error = "refused to connect to a loopback, private or link-local address";

@@ -144,6 +144,7 @@ TEST_CASE("registry: resolve records what skopeo reads, for every media type", "
   CHECK(app.at("revision").get<std::string>().size() == 40);
   CHECK(app.at("version") == "1.0.0");
   CHECK(app.at("created") == "2026-11-20T10:00:00Z");
+  CHECK(app.at("labels").at("org.opencontainers.image.version") == "1.0.0");
   const json& annotated = by_reference(out, h + "/fixture/annotated:v1");
   {
     // No config labels: the values are the manifest's annotations, as skopeo reads them.
@@ -155,6 +156,8 @@ TEST_CASE("registry: resolve records what skopeo reads, for every media type", "
     CHECK(annotated.at("source") == annotations.at("org.opencontainers.image.source"));
     CHECK(annotated.at("revision") == annotations.at("org.opencontainers.image.revision"));
     CHECK(annotated.at("version") == annotations.at("org.opencontainers.image.version"));
+    CHECK(annotated.at("annotations") == annotations);
+    CHECK(annotated.at("labels").empty());
   }
   // An index: its two platforms with their digests, the attestation left out.
   const json& multi = by_reference(out, h + "/fixture/multi:v1");

@@ -50,7 +50,8 @@ struct ImageMetadata {
   std::string source;
   std::string created;
   std::string version;
-  std::map<std::string, std::string> labels; // config.Labels of the platform image read
+  std::map<std::string, std::string> labels;      // config.Labels of the platform image read
+  std::map<std::string, std::string> annotations; // the index's, then the image manifest's over them
 };
 
 // One request of a resolution: a tag or a digest in a repository.

@@ -341,6 +341,23 @@ int run_resolve(const Globals& globals, const ResolveOptions& options)
       field("source", m ? m->source : std::string());
       field("created", m ? m->created : std::string());
       field("version", m ? m->version : std::string());
+      for (const auto& [name, values] : {std::pair{"labels", m ? &m->labels : nullptr},
+                                         std::pair{"annotations", m ? &m->annotations : nullptr}}) {
+        out += ",\"";
+        out += name;
+        out += "\":{";
+        bool first = true;
+        for (const auto& [k, v] : values != nullptr ? *values : std::map<std::string, std::string>{}) {
+          if (!first) {
+            out += ',';
+          }
+          first = false;
+          util::append_json_string(out, k); // keys come from the image: escaped like values
+          out += ':';
+          util::append_json_string(out, v);
+        }
+        out += '}';
+      }
       out += '}';
     }
     out += "]\n";
