@@ -797,7 +797,10 @@ struct Client::Impl {
                 done(Status::digest_mismatch, job->where + ": the manifest served for " + target + " hashes to " + computed, {}, {}, {});
                 return;
               }
-              if (!announced.empty() && announced.substr(0, 7) == computed.substr(0, 7) && announced != computed) {
+              // A header that is not a digest at all is treated as absent (the bytes decide); a
+              // digest of the same algorithm that differs from them is a mismatch.
+              if (reference::validate_digest(announced).empty() && announced.substr(0, 7) == computed.substr(0, 7)
+                  && announced != computed) {
                 done(Status::digest_mismatch,
                      job->where + ":" + target + ": Docker-Content-Digest " + announced + " but the body hashes to " + computed,
                      {}, {}, {});

@@ -1343,3 +1343,88 @@ TEST_CASE("Client: one failing registry never stops the others", "[registry][cli
     CHECK(out[1].status() == Status::ok);
   }
 }
+
+// ---- what the issue lists besides: a 5 GB Content-Length, malformed challenges and JSON ------------
+
+TEST_CASE("Client refuses a body that announces 5 GB at once", "[registry][client]")
+{
+  TempDir tmp;
+  // The header alone: the fake would never send 5 GB, the client must not wait for them or
+  // reserve memory for them.
+  HttpResponse huge;
+  huge.raw = "HTTP/1.1 200 OK\r\nContent-Type: application/vnd.oci.image.manifest.v1+json\r\n"
+             "Content-Length: 5368709120\r\n\r\n{";
+  Fake reg = fake_registry(get_answers(huge));
+  Client client(fast_options(), anonymous(tmp));
+  const Resolution r = resolve_one(client, reg.ref("acme/app:v1"));
+  REQUIRE(r.tag);
+  CHECK(r.tag->status == Status::too_large);
+  CHECK_THAT(r.tag->error, Contains("4096 KiB"));
+}
+
+TEST_CASE("Client reports malformed challenges and JSON as protocol errors", "[registry][client]")
+{
+  TempDir tmp;
+  SECTION("401 whose WWW-Authenticate has no usable challenge")
+  {
+    const char* headers[] = {"Bearer", "Bearer realm", "Negotiate abc==", ",,,", "Bearer realm=\"unterminated"};
+    for (const char* header : headers) {
+      INFO(header);
+      Fake reg = fake_registry([header](const HttpRequest&) -> std::optional<HttpResponse> {
+        return answer(401, "{}", {{"WWW-Authenticate", header}});
+      });
+      Client client(fast_options(), anonymous(tmp));
+      const Resolution r = resolve_one(client, reg.ref("acme/app:v1"));
+      REQUIRE(r.tag);
+      CHECK(r.tag->status == Status::protocol);
+      CHECK_THAT(r.tag->error, Contains("without a Bearer or Basic challenge"));
+    }
+  }
+  SECTION("a token server answering something that is not a token")
+  {
+    const char* bodies[] = {"not json", "[]", "{\"token\":7}", "{\"access_token\":\"\"}", "{}"};
+    for (const char* body : bodies) {
+      INFO(body);
+      Fake tokens = token_server([body](const HttpRequest&) -> std::optional<HttpResponse> { return answer(200, body); });
+      Fake reg = fake_registry(bearer_guard(realm_of(tokens)));
+      Client client(fast_options(), anonymous(tmp));
+      const Resolution r = resolve_one(client, reg.ref("acme/app:v1"));
+      REQUIRE(r.tag);
+      CHECK(r.tag->status == Status::protocol);
+      CHECK_THAT(r.tag->error, Contains("answer has no token"));
+    }
+  }
+  SECTION("a manifest that is not JSON: the tag answers, the metadata says why it is missing")
+  {
+    const std::string garbage = "this is not a manifest";
+    const std::string digest = sha256_digest(garbage);
+    Fake reg = fake_registry([&](const HttpRequest& q) -> std::optional<HttpResponse> {
+      if (is_manifest(q, "HEAD", "v1") || is_manifest(q, "GET", "v1") || is_manifest(q, "GET", digest)) {
+        return manifest_answer(garbage, digest);
+      }
+      return std::nullopt;
+    });
+    Client client(fast_options(), anonymous(tmp));
+    const Resolution r = resolve_one(client, reg.ref("acme/app:v1"));
+    REQUIRE(r.tag);
+    CHECK(r.tag->status == Status::ok);
+    CHECK(r.tag->digest == digest);
+    CHECK_FALSE(r.metadata);
+    CHECK_THAT(r.metadata_error, Contains("not a JSON object"));
+  }
+  SECTION("a Docker-Content-Digest that is not a digest: the body is hashed instead")
+  {
+    const std::string& body = content().amd64.manifest;
+    Fake reg = fake_registry([&](const HttpRequest& q) -> std::optional<HttpResponse> {
+      if (is_manifest(q, "HEAD", "v1") || is_manifest(q, "GET", "v1")) {
+        return manifest_answer(body, "sha256:not-hex");
+      }
+      return std::nullopt;
+    });
+    Client client(fast_options(), anonymous(tmp));
+    const Resolution r = resolve_one(client, reg.ref("acme/app:v1"));
+    REQUIRE(r.tag);
+    CHECK(r.tag->status == Status::ok);
+    CHECK(r.tag->digest == sha256_digest(body));
+  }
+}
