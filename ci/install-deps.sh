@@ -6,7 +6,7 @@ set -euo pipefail
 build_pkgs=(cmake g++ make pkg-config git
   libgit2-dev libcurl4-openssl-dev libssl-dev nlohmann-json3-dev libcli11-dev catch2
   libfyaml-dev libsqlite3-dev)
-test_pkgs=(docker-registry skopeo apache2-utils openssl python3)
+test_pkgs=(docker-registry skopeo apache2-utils openssl python3 curl)
 fuzz_pkgs=(clang libclang-rt-14-dev)
 
 want=("${build_pkgs[@]}")
