@@ -844,6 +844,9 @@ bool stop(const Paths& paths, bool quiet)
       }
     }
   }
+  // fixture.json goes (tests must not find a fixture that is not running) but is kept under another
+  // name: ci/test.sh checks after the run that none of its passwords reached the test output.
+  fs::rename(paths.fixture(), paths.dir / "fixture.stopped.json", ec);
   for (const auto& p : {paths.pid(), paths.children(), paths.ready(), paths.fixture()}) {
     fs::remove(p, ec);
   }
