@@ -566,6 +566,45 @@ std::string Repository::blob_at(const std::string& commit, const std::string& pa
   return hex(git_tree_entry_id(entry));
 }
 
+std::vector<Change> Repository::index_changes(const std::function<bool(std::string_view)>& interesting) const
+{
+  git_index* raw = nullptr;
+  if (git_repository_index(&raw, m_repo) != 0) {
+    throw util::Fatal(last_error("reading the index of " + path()));
+  }
+  const std::unique_ptr<git_index, Deleter<git_index, git_index_free>> index(raw);
+  TreePtr head;
+  if (const auto id = resolve_commit("HEAD")) {
+    head = commit_tree(m_repo, *id);
+  }
+  std::vector<Change> out;
+  const std::size_t n = git_index_entrycount(index.get());
+  for (std::size_t i = 0; i < n; ++i) {
+    const git_index_entry* e = git_index_get_byindex(index.get(), i);
+    // Stage 0 only: during a merge conflict the staged result is not known yet.
+    if (e == nullptr || GIT_INDEX_ENTRY_STAGE(e) != 0 || !is_file_mode(static_cast<git_filemode_t>(e->mode))
+        || !interesting(e->path)) {
+      continue;
+    }
+    std::string old_blob;
+    if (head) {
+      git_tree_entry* entry = nullptr;
+      if (git_tree_entry_bypath(&entry, head.get(), e->path) == 0) {
+        const EntryPtr guard(entry);
+        if (is_file_mode(git_tree_entry_filemode(entry))) {
+          old_blob = hex(git_tree_entry_id(entry));
+        }
+      }
+    }
+    std::string new_blob = hex(&e->id);
+    if (new_blob == old_blob) {
+      continue;
+    }
+    out.push_back(Change{old_blob.empty() ? std::string() : std::string(e->path), e->path, old_blob, new_blob});
+  }
+  return out;
+}
+
 std::string library_version()
 {
   int major = 0;

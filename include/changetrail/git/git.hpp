@@ -80,6 +80,10 @@ public:
                                                                           const std::string& dir) const;
   // A blob's content; nullopt when the object is missing (a partial clone).
   [[nodiscard]] std::optional<std::string> read_blob(const std::string& id) const;
+  // Files of the index (staged content, stage 0) whose blob differs from HEAD's at the same path,
+  // for `check --staged`: old_blob is HEAD's (empty when the file is new or HEAD is unborn).
+  // Files deleted from the index are not listed (they add nothing).
+  [[nodiscard]] std::vector<Change> index_changes(const std::function<bool(std::string_view path)>& interesting) const;
   // The blob id at `path` in the tree of `commit`; empty when there is none.
   [[nodiscard]] std::string blob_at(const std::string& commit, const std::string& path) const;
 

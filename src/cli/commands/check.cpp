@@ -2,7 +2,10 @@
 
 #include "scan_files.hpp"
 
+#include <changetrail/extract/extract.hpp>
+#include <changetrail/git/git.hpp>
 #include <changetrail/policy/policy.hpp>
+#include <changetrail/util/strings.hpp>
 #include <changetrail/report/report.hpp>
 #include <changetrail/util/error.hpp>
 
@@ -66,6 +69,87 @@ void write_output(const std::string& path, const std::string& text)
   }
 }
 
+// --staged / --range: the candidate files a change touched, read from git (the index or the
+// commits, never the work tree), with what each held before, for "introduced" filtering.
+ScannedFiles changed_files(const Globals& globals, const CheckOptions& options)
+{
+  const std::string dir = options.paths.empty() ? std::string(".") : options.paths.front();
+  if (options.paths.size() > 1) {
+    throw util::InputError("--staged and --range take one PATH: the repository");
+  }
+  const git::Repository repo = git::Repository::open(dir);
+  ScannedFiles out;
+  out.workspace = open_workspace(globals, {repo.path()});
+  const policy::Config& config = out.workspace.config;
+  const auto interesting = [&config](std::string_view rel) {
+    return extract::classify(rel) != extract::FileKind::none && !config.ignored(rel);
+  };
+  std::vector<git::Change> changes;
+  if (options.staged) {
+    changes = repo.index_changes(interesting);
+  } else {
+    const bool merge_base = options.range.find("...") != std::string::npos;
+    const auto sep = options.range.find(merge_base ? "..." : "..");
+    if (sep == std::string::npos) {
+      throw util::InputError("--range " + util::quote(options.range) + ": expected A..B or A...B");
+    }
+    const std::string a_text = options.range.substr(0, sep);
+    const std::string b_text = options.range.substr(sep + (merge_base ? 3 : 2));
+    const auto resolve = [&](const std::string& rev) {
+      const auto id = repo.resolve_commit(rev.empty() ? std::string("HEAD") : rev);
+      if (!id) {
+        throw util::InputError("--range: " + util::quote(rev) + " is not a commit of " + repo.path());
+      }
+      return *id;
+    };
+    std::string a = resolve(a_text);
+    const std::string b = resolve(b_text);
+    if (merge_base) {
+      const auto base = repo.merge_base(a, b);
+      if (!base) {
+        throw util::InputError("--range " + options.range + ": the two commits have no merge base");
+      }
+      a = *base;
+    }
+    changes = repo.tree_changes(repo.commit_info(a).tree, repo.commit_info(b).tree, interesting);
+  }
+  const auto extract_blob = [&](const std::string& rel, const std::string& blob) {
+    extract::FileResult result;
+    const auto content = repo.read_blob(blob);
+    if (!content) {
+      result.file = rel;
+      result.rel = rel;
+      result.problems.push_back({0, 0, "blob " + blob.substr(0, 12) + " is missing from the object store"});
+      return result;
+    }
+    extract::FileInput input;
+    input.file = rel;
+    input.rel = rel;
+    input.content = *content;
+    input.kind = extract::classify(rel);
+    input.read_dotenv = [] { return std::optional<std::string>(); };
+    result = extract::extract_file(input);
+    const std::string env = config.environment_for(rel);
+    for (auto& f : result.findings) {
+      f.env = env;
+    }
+    return result;
+  };
+  for (const auto& c : changes) {
+    if (c.new_path.empty() || c.new_blob.empty()) {
+      continue; // a deletion introduces nothing
+    }
+    out.walk.files.push_back(extract_blob(c.new_path, c.new_blob));
+    if (!options.all_findings && !c.old_blob.empty()) {
+      auto& before = out.before[c.new_path];
+      for (const auto& f : extract_blob(c.old_path.empty() ? c.new_path : c.old_path, c.old_blob).findings) {
+        before.insert(f.location + '\n' + f.ref);
+      }
+    }
+  }
+  return out;
+}
+
 } // namespace
 
 CLI::App* register_check(CLI::App& app, CheckOptions& options)
@@ -77,6 +161,12 @@ CLI::App* register_check(CLI::App& app, CheckOptions& options)
     ->capture_default_str();
   sub->add_option("-o,--output", options.output, "Write the report to this file instead of stdout");
   sub->add_option("-j,--jobs", options.jobs, "Files read in parallel (default: one per core)");
+  sub->add_flag("--staged", options.staged,
+                "Check what the staged change adds or alters compared with HEAD (a pre-commit hook); PATH: the repository");
+  sub->add_option("--range", options.range,
+                  "Check what commits A..B introduce (A...B: since the merge base, as git defines it); PATH: the repository");
+  sub->add_flag("--all-findings", options.all_findings,
+                "With --staged or --range: report every finding of the changed files, not only the introduced ones");
   sub->add_flag("--verify-registry", options.verify_registry,
                 "Ask the registries about pinned references (rules tag-digest-mismatch, digest-not-found)");
   add_registry_flags(*sub, options.registry);
@@ -85,7 +175,14 @@ CLI::App* register_check(CLI::App& app, CheckOptions& options)
 
 int run_check(const Globals& globals, const CheckOptions& options)
 {
-  const auto scanned = scan_files(globals, options.paths, options.jobs);
+  if (options.staged && !options.range.empty()) {
+    throw util::InputError("--staged and --range exclude each other");
+  }
+  if (options.all_findings && !options.staged && options.range.empty()) {
+    throw util::InputError("--all-findings goes with --staged or --range");
+  }
+  const auto scanned = options.staged || !options.range.empty() ? changed_files(globals, options)
+                                                                 : scan_files(globals, options.paths, options.jobs);
   const policy::Policy policy(scanned.workspace.config);
   report::CheckReport rep;
   rep.tool_version = CHANGETRAIL_VERSION;
@@ -135,6 +232,12 @@ int run_check(const Globals& globals, const CheckOptions& options)
 
   for (const auto& file : scanned.walk.files) {
     auto violations = policy.evaluate(file, options.verify_registry ? &lookup : nullptr);
+    if (const auto before = scanned.before.find(file.file); before != scanned.before.end()) {
+      // What the change did not introduce: the same reference at the same location before it.
+      std::erase_if(violations, [&](const policy::Violation& v) {
+        return !v.location.empty() && before->second.count(v.location + '\n' + v.ref) > 0;
+      });
+    }
     rep.violations.insert(rep.violations.end(), std::make_move_iterator(violations.begin()),
                           std::make_move_iterator(violations.end()));
     rep.files.push_back(file.file);

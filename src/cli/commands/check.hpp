@@ -13,6 +13,9 @@ struct CheckOptions {
   std::string output;
   unsigned jobs = 0;
   bool verify_registry = false;
+  bool staged = false;       // the index against HEAD
+  std::string range;         // A..B or A...B (merge base of A and B, as git defines it)
+  bool all_findings = false; // with --staged/--range: every finding of the changed files
   RegistryFlags registry;
 };
 
