@@ -111,6 +111,10 @@ TEST_CASE("check --range: A..B between two commits, A...B from their merge base"
   // A..B compares the two trees: main's file is absent from feature (a deletion adds nothing).
   CHECK(refs_reported(check_in(repo, {"--range", "main..feature", "--format", "json"})) ==
         std::vector<std::string>{"nginx:latest latest-tag"});
+  // git's empty tree as A: everything in B is new (a first push).
+  CHECK(refs_reported(check_in(repo, {"--range", "4b825dc642cb6eb9a060e54bf8d69288fbee4904..feature", "--format",
+                                      "json"})) ==
+        std::vector<std::string>{"redis:7 unpinned", "nginx:latest latest-tag"});
   const RunResult exit_code = check_in(repo, {"--range", "main...feature"});
   CHECK(exit_code.exit_code == 1);
   CHECK(exit_code.out.find("clusters/prod/feature.yaml:8:14: error[latest-tag]") != std::string::npos);

@@ -41,6 +41,9 @@ report::CheckFormat parse_format(const std::string& f)
   if (f == "github") {
     return report::CheckFormat::github;
   }
+  if (f == "codequality") {
+    return report::CheckFormat::codequality;
+  }
   return report::CheckFormat::text;
 }
 
@@ -102,16 +105,20 @@ ScannedFiles changed_files(const Globals& globals, const CheckOptions& options)
       }
       return *id;
     };
-    std::string a = resolve(a_text);
+    // git's empty tree as A: the whole tree of B is new (a first push with nothing to compare to).
+    constexpr std::string_view k_empty_tree = "4b825dc642cb6eb9a060e54bf8d69288fbee4904";
+    const bool from_nothing = a_text == k_empty_tree;
+    std::string a = from_nothing ? std::string() : resolve(a_text);
     const std::string b = resolve(b_text);
-    if (merge_base) {
+    if (merge_base && !from_nothing) {
       const auto base = repo.merge_base(a, b);
       if (!base) {
         throw util::InputError("--range " + options.range + ": the two commits have no merge base");
       }
       a = *base;
     }
-    changes = repo.tree_changes(repo.commit_info(a).tree, repo.commit_info(b).tree, interesting);
+    changes = repo.tree_changes(from_nothing ? std::string() : repo.commit_info(a).tree, repo.commit_info(b).tree,
+                                interesting);
   }
   const auto extract_blob = [&](const std::string& rel, const std::string& blob) {
     extract::FileResult result;
@@ -157,7 +164,7 @@ CLI::App* register_check(CLI::App& app, CheckOptions& options)
   auto* sub = app.add_subcommand("check", "Refuse image references that are not pinned (a CI gate)");
   sub->add_option("PATH", options.paths, "Files or directories (default: .)");
   sub->add_option("--format", options.format, "Output format")
-    ->check(CLI::IsMember({"text", "json", "sarif", "junit", "github"}))
+    ->check(CLI::IsMember({"text", "json", "sarif", "junit", "github", "codequality"}))
     ->capture_default_str();
   sub->add_option("-o,--output", options.output, "Write the report to this file instead of stdout");
   sub->add_option("-j,--jobs", options.jobs, "Files read in parallel (default: one per core)");
