@@ -3,6 +3,7 @@
 #include "commands/check.hpp"
 #include "commands/extract.hpp"
 #include "commands/history.hpp"
+#include "commands/hook.hpp"
 #include "commands/pin.hpp"
 #include "commands/ref.hpp"
 #include "commands/registry.hpp"
@@ -78,6 +79,8 @@ int main(int argc, char** argv)
   CLI::App* drift = register_drift(app, drift_options);
   PinOptions pin_options;
   CLI::App* pin = register_pin(app, pin_options);
+  HookOptions hook_options;
+  CLI::App* hook = register_hook(app, hook_options);
 
   try {
     app.parse(argc, argv);
@@ -131,8 +134,11 @@ int main(int argc, char** argv)
     if (pin->parsed()) {
       return run_pin(globals, pin_options);
     }
+    if (hook->parsed()) {
+      return run_hook(globals, hook_options);
+    }
     std::cerr << app.help();
-    error_line("no command given (ref, extract, check, pin, scan, resolve, drift, timeline, at, diff, ledger)");
+    error_line("no command given (ref, extract, check, pin, hook, scan, resolve, drift, timeline, at, diff, ledger)");
     return util::k_exit_input;
   } catch (const util::InputError& e) {
     error_line(e.what());

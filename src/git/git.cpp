@@ -253,6 +253,36 @@ std::string Repository::remote_url(const std::string& remote) const
   return url != nullptr ? url : "";
 }
 
+std::string Repository::hooks_dir() const
+{
+  git_config* snapshot = nullptr;
+  if (git_repository_config_snapshot(&snapshot, m_repo) != 0) {
+    throw util::Fatal(last_error("reading the configuration of " + path()));
+  }
+  const std::unique_ptr<git_config, Deleter<git_config, git_config_free>> guard(snapshot);
+  git_buf value = GIT_BUF_INIT;
+  if (git_config_get_path(&value, snapshot, "core.hooksPath") == 0) {
+    std::string configured(value.ptr, value.size);
+    git_buf_dispose(&value);
+    if (!configured.empty()) {
+      if (configured.front() == '/') {
+        return configured;
+      }
+      std::string base = path();
+      if (!base.empty() && base.back() != '/') {
+        base += '/';
+      }
+      return base + configured;
+    }
+  }
+  git_buf_dispose(&value);
+  std::string common = git_repository_commondir(m_repo);
+  if (!common.empty() && common.back() != '/') {
+    common += '/';
+  }
+  return common + "hooks";
+}
+
 std::optional<std::string> Repository::resolve_commit(const std::string& revision) const
 {
   git_object* obj = nullptr;

@@ -287,6 +287,7 @@ struct Client::Impl {
     std::optional<Credential> credential;
     std::string credential_source;
     std::string credential_error;
+    bool rate_noted = false;
   };
 
   struct Token {
@@ -714,6 +715,13 @@ struct Client::Impl {
     if (r.status >= 500) {
       done(Status::protocol, job->where + ": answered " + std::to_string(r.status), r);
       return;
+    }
+    if (opt.note && !ep.rate_noted) {
+      if (const std::string remaining = r.header("ratelimit-remaining"); !remaining.empty()) {
+        ep.rate_noted = true;
+        opt.note(ep.host + ": ratelimit-remaining " + remaining
+                 + (r.header("ratelimit-limit").empty() ? "" : " of " + r.header("ratelimit-limit")));
+      }
     }
     done(Status::ok, {}, r);
   }

@@ -112,6 +112,14 @@ const char* sarif_level(Severity s)
   }
 }
 
+// The fingerprint names what was found, not where on the page: moving a line does not make a
+// finding new (SARIF 2.1.0 section 3.27.17; GitLab Code Quality's `fingerprint` likewise).
+std::string fingerprint_of(const Violation& v)
+{
+  return sha256_hex(v.rule + '\n' + v.rel + '\n' + v.location + '\n' + v.ref + '\n'
+                    + (v.location.empty() ? v.message : std::string{}));
+}
+
 void write_sarif(std::ostream& os, const CheckReport& r)
 {
   nlohmann::json rules = nlohmann::json::array();
@@ -129,10 +137,7 @@ void write_sarif(std::ostream& os, const CheckReport& r)
   }
   nlohmann::json results = nlohmann::json::array();
   for (const auto& v : r.violations) {
-    // The fingerprint names what was found, not where on the page: moving a line does not make
-    // a result new (SARIF 2.1.0 section 3.27.17).
-    const std::string fingerprint = sha256_hex(v.rule + '\n' + v.rel + '\n' + v.location + '\n' + v.ref + '\n'
-                                               + (v.location.empty() ? v.message : std::string{}));
+    const std::string fingerprint = fingerprint_of(v);
     nlohmann::json result = {
       {"ruleId", v.rule},
       {"level", sarif_level(v.severity)},
@@ -209,6 +214,45 @@ void write_junit(std::ostream& os, const CheckReport& r)
   os << "</testsuites>\n";
 }
 
+const char* codequality_severity(Severity s)
+{
+  switch (s) {
+  case Severity::error:
+    return "major";
+  case Severity::warning:
+    return "minor";
+  default:
+    return "info";
+  }
+}
+
+// GitLab Code Quality report: an array of issues (description, check_name, fingerprint, severity,
+// location.path and location.lines.begin). Suppressed findings are left out: the merge request
+// widget has no place for them.
+void write_codequality(std::ostream& os, const CheckReport& r)
+{
+  nlohmann::json issues = nlohmann::json::array();
+  for (const auto& v : r.violations) {
+    if (v.suppressed || v.severity == Severity::off) {
+      continue;
+    }
+    std::string description = v.message;
+    if (!v.env.empty()) {
+      description += " (env " + v.env + ")";
+    }
+    issues.push_back({
+      {"type", "issue"},
+      {"check_name", v.rule},
+      {"description", util::sanitize_utf8(description)},
+      {"categories", {"Security"}},
+      {"fingerprint", fingerprint_of(v)},
+      {"severity", codequality_severity(v.severity)},
+      {"location", {{"path", util::sanitize_utf8(v.rel.empty() ? v.file : v.rel)}, {"lines", {{"begin", v.line}}}}},
+    });
+  }
+  os << issues.dump(2) << '\n';
+}
+
 // Workflow command escaping (actions/toolkit command.ts): data escapes %, CR, LF; property
 // values also escape ':' and ','.
 std::string gh_escape_data(std::string_view s)
@@ -282,6 +326,9 @@ void write_check(std::ostream& os, CheckFormat format, const CheckReport& report
     break;
   case CheckFormat::github:
     write_github(os, report);
+    break;
+  case CheckFormat::codequality:
+    write_codequality(os, report);
     break;
   }
 }

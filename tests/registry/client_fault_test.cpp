@@ -1428,3 +1428,26 @@ TEST_CASE("Client reports malformed challenges and JSON as protocol errors", "[r
     CHECK(r.tag->digest == sha256_digest(body));
   }
 }
+
+TEST_CASE("Client notes a registry's pull limit once", "[registry][client]")
+{
+  TempDir tmp;
+  Fake reg = fake_registry([](const HttpRequest& q) -> std::optional<HttpResponse> {
+    if (q.method == "HEAD" && route(q.path).kind == "manifests") {
+      HttpResponse r = registry_answer(q);
+      r.headers.emplace_back("ratelimit-limit", "100;w=21600");
+      r.headers.emplace_back("ratelimit-remaining", "95;w=21600");
+      return r;
+    }
+    return std::nullopt;
+  });
+  std::vector<std::string> notes;
+  registry::Options o = fast_options();
+  o.note = [&notes](const std::string& line) { notes.push_back(line); };
+  Client client(o, anonymous(tmp));
+  const auto rs = resolve(client, {reg.ref("acme/app:v1"), reg.ref("acme/app:multi")});
+  REQUIRE(rs.size() == 2);
+  CHECK(rs[0].status() == Status::ok);
+  REQUIRE(notes.size() == 1);
+  CHECK(notes[0] == reg.host() + ": ratelimit-remaining 95;w=21600 of 100;w=21600");
+}

@@ -53,6 +53,9 @@ public:
   // Short name of the checked-out branch ("main"); empty when HEAD is detached or unborn.
   [[nodiscard]] std::string current_branch() const;
   [[nodiscard]] std::string remote_url(const std::string& remote) const; // empty when absent
+  // The directory git runs hooks from: core.hooksPath when set (a relative one is relative to the
+  // work tree root, or the git directory when bare, as git resolves it), else <common git dir>/hooks.
+  [[nodiscard]] std::string hooks_dir() const;
   // The commit a revision names (branch, remote-tracking ref, tag, hex id, HEAD~2 ...).
   [[nodiscard]] std::optional<std::string> resolve_commit(const std::string& revision) const;
   [[nodiscard]] bool is_ancestor(const std::string& ancestor, const std::string& descendant) const;

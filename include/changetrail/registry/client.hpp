@@ -93,6 +93,9 @@ struct Options {
   std::chrono::milliseconds backoff{250};       // first back-off, doubled per try, with jitter
   std::chrono::milliseconds max_retry_after{30000}; // Retry-After is honoured up to this
   bool fetch_metadata = true;
+  // Diagnostics for -v: once per registry, the pull limit it reports (Docker Hub's
+  // `ratelimit-remaining`: GETs of manifests count against it, HEADs do not).
+  std::function<void(const std::string&)> note;
   // Metadata already known (the ledger): no request is made for these digests.
   std::function<std::shared_ptr<const ImageMetadata>(const std::string& digest)> known_metadata;
 };

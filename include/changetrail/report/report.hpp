@@ -28,7 +28,7 @@ struct Style {
   bool color = false;
 };
 
-enum class CheckFormat { text, json, sarif, junit, github };
+enum class CheckFormat { text, json, sarif, junit, github, codequality };
 enum class ListFormat { table, json, jsonl, csv };
 
 // `ref`: one row per input.

@@ -148,7 +148,9 @@ void add_registry_flags(CLI::App& sub, RegistryFlags& flags)
 registry::Client make_client(const Globals& globals, const RegistryFlags& flags, const policy::Config& config,
                              const std::vector<reference::Reference>& refs, registry::Options options)
 {
-  (void)globals;
+  if (globals.verbose > 0) {
+    options.note = [&globals](const std::string& line) { warn(globals, "registry " + line); };
+  }
   options.insecure_hosts = config.insecure_registries;
   options.insecure_hosts.insert(options.insecure_hosts.end(), flags.insecure.begin(), flags.insecure.end());
   options.trusted_realms = config.trusted_realms;
