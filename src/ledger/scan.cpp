@@ -22,6 +22,23 @@ std::string resolve_branch(const git::Repository& repo, const std::string& branc
   throw util::InputError("branch " + branch + " not found in " + repo.path());
 }
 
+// A remote URL as a repository's name, without credentials: CI runners clone with
+// https://user:token@host/... (GitLab's job token), and the name is printed and stored.
+std::string without_userinfo(const std::string& url)
+{
+  const auto scheme = url.find("://");
+  if (scheme == std::string::npos) {
+    return url; // scp-like user@host:path names a user, not a secret
+  }
+  const auto start = scheme + 3;
+  const auto end = url.find_first_of("/?#", start);
+  const auto at = url.rfind('@', end == std::string::npos ? std::string::npos : end);
+  if (at == std::string::npos || at < start) {
+    return url;
+  }
+  return url.substr(0, start) + url.substr(at + 1);
+}
+
 struct Pending {
   history::CommitEvents events;
 };
@@ -36,7 +53,7 @@ ScanSummary scan_commits(Ledger& ledger, const ScanRequest& request, const git::
   }
   summary.name = request.name;
   if (summary.name.empty()) {
-    summary.name = repo.remote_url("origin");
+    summary.name = without_userinfo(repo.remote_url("origin"));
   }
   if (summary.name.empty()) {
     summary.name = repo.path();

@@ -124,3 +124,26 @@ TEST_CASE("history: merge_note keeps what the note holds, adds each observation 
   CHECK_FALSE(ledger::parse_note("{\"observations\":[]}", error));
   CHECK(error.find("not a changetrail note") != std::string::npos);
 }
+
+TEST_CASE("history: a remote URL with credentials names the repository without them", "[history][bad-input]")
+{
+  TempDir tmp;
+  GitRepo repo(tmp / "repo");
+  repo.write("a.yaml", "apiVersion: v1\nkind: Pod\nmetadata:\n  name: a\nspec:\n  containers:\n"
+                       "    - name: a\n      image: redis:7\n");
+  repo.commit("first", t(1));
+  repo.git({"remote", "add", "origin", "https://gitlab-ci-token:glcbt-s3cr3t-t0ken@gitlab.example.com/acme/deploy.git"});
+  const std::string l = (tmp / "l.db").string();
+  const RunResult scan = run_changetrail({"--ledger", l, "scan", "--repo", repo.str()});
+  INFO(show(scan));
+  REQUIRE(scan.exit_code == 0);
+  CHECK(scan.err.find("scanned https://gitlab.example.com/acme/deploy.git main") != std::string::npos);
+  CHECK(scan.err.find("s3cr3t") == std::string::npos);
+  const RunResult stats = run_changetrail({"--ledger", l, "ledger", "stats"});
+  CHECK(stats.out.find("s3cr3t") == std::string::npos);
+  std::string bytes = read_file(l);
+  if (fs::exists(l + "-wal")) {
+    bytes += read_file(l + "-wal");
+  }
+  CHECK(bytes.find("s3cr3t") == std::string::npos);
+}
