@@ -3,9 +3,6 @@
 #include <changetrail/git/git.hpp>
 #include <changetrail/util/error.hpp>
 
-// Generated from hooks/ by src/CMakeLists.txt: the installed hooks are the shipped files.
-#include <hook_scripts.hpp>
-
 #include <cerrno>
 #include <cstring>
 #include <filesystem>
@@ -16,6 +13,9 @@
 #include <unistd.h>
 #include <utility>
 #include <vector>
+
+// Generated from hooks/ by src/CMakeLists.txt: the installed hooks are the shipped files.
+#include "hook_scripts.hpp"
 
 namespace changetrail::cli {
 
@@ -58,8 +58,10 @@ void write_hook(const fs::path& path, std::string_view text)
     }
   }
   std::error_code ec;
-  fs::permissions(tmp, fs::perms::owner_all | fs::perms::group_read | fs::perms::group_exec |
-                         fs::perms::others_read | fs::perms::others_exec, ec);
+  fs::permissions(tmp,
+                  fs::perms::owner_all | fs::perms::group_read | fs::perms::group_exec | fs::perms::others_read |
+                      fs::perms::others_exec,
+                  ec);
   if (!ec) {
     fs::rename(tmp, path, ec);
   }
@@ -147,7 +149,7 @@ CLI::App* register_hook(CLI::App& app, HookOptions& options)
   auto* hook = app.add_subcommand("hook", "Install or remove the git hooks that run check before a commit or a push");
   hook->require_subcommand(1);
   auto* install = hook->add_subcommand(
-    "install", "Install the hooks (both unless one is named), honouring core.hooksPath; an existing hook is chained");
+      "install", "Install the hooks (both unless one is named), honouring core.hooksPath; an existing hook is chained");
   add_hook_flags(*install, options);
   install->callback([&options] { options.install = true; });
   auto* uninstall = hook->add_subcommand("uninstall", "Remove the hooks and restore the ones they chained");
