@@ -5,6 +5,7 @@
 #include <git2.h>
 
 #include <algorithm>
+#include <cstdlib>
 #include <cstring>
 #include <mutex>
 #include <unordered_map>
@@ -599,7 +600,19 @@ std::string Repository::blob_at(const std::string& commit, const std::string& pa
 std::vector<Change> Repository::index_changes(const std::function<bool(std::string_view)>& interesting) const
 {
   git_index* raw = nullptr;
-  if (git_repository_index(&raw, m_repo) != 0) {
+  // In a pre-commit hook of `git commit -a` or `git commit PATH`, git hands the hook a temporary
+  // index in GIT_INDEX_FILE (relative paths are relative to the work tree, the hook's directory):
+  // that is what is being committed, not .git/index.
+  const char* env_index = std::getenv("GIT_INDEX_FILE");
+  if (env_index != nullptr && *env_index != '\0') {
+    std::string file = env_index;
+    if (file.front() != '/') {
+      file = path() + "/" + file;
+    }
+    if (git_index_open(&raw, file.c_str()) != 0) {
+      throw util::Fatal(last_error("reading the index " + file + " (GIT_INDEX_FILE)"));
+    }
+  } else if (git_repository_index(&raw, m_repo) != 0) {
     throw util::Fatal(last_error("reading the index of " + path()));
   }
   const std::unique_ptr<git_index, Deleter<git_index, git_index_free>> index(raw);

@@ -142,6 +142,20 @@ TEST_CASE("hooks: pre-commit refuses what the staged change adds", "[hooks][pre-
     CHECK(contains(r, "git commit --no-verify"));
     CHECK(f.repo.head() == before);
   }
+  SECTION("git commit -a and git commit PATH: the temporary index git hands the hook is checked")
+  {
+    // The tracked file is edited, nothing is staged: git builds the commit in GIT_INDEX_FILE.
+    f.repo.write("clusters/prod/web.yaml", pod("web", "redis:latest") + "---\n" + pod("api", "nginx:latest"));
+    const RunResult all = git_hooked(f.repo, {"commit", "-q", "-a", "-m", "edit with -a"});
+    INFO(show(all));
+    CHECK(all.exit_code != 0);
+    CHECK(contains(all, "nginx:latest"));
+    const RunResult path = git_hooked(f.repo, {"commit", "-q", "-m", "edit by path", "clusters/prod/web.yaml"});
+    INFO(show(path));
+    CHECK(path.exit_code != 0);
+    CHECK(contains(path, "nginx:latest"));
+    CHECK(f.repo.head() == before);
+  }
   SECTION("a pinned reference passes")
   {
     f.repo.write("clusters/prod/api.yaml", pod("api", "nginx:1.27@" + k_digest));
